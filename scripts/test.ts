@@ -1,0 +1,139 @@
+/**
+ * `npm test`: typecheck, the Temporal CLI (built when missing), PostgreSQL up, then every test file on
+ * the real stack, one file at a time (each file starts its own Temporal dev server on free ports).
+ *
+ *   npm test                              all of test/**\/*.test.ts except test/faults/**
+ *   npm test -- --faults                  only test/faults/**
+ *   npm test -- test/foo.test.ts          just these files (or directories)
+ *   npm test -- --test-name-pattern=x     other --flags go to `node --test`
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { formatDuration, info, step } from './lib/log';
+import { ensurePostgres } from './lib/postgres';
+import { findOrBuildTemporalCli } from './lib/temporal-cli';
+
+const ROOT = path.resolve(__dirname, '..');
+const TEST_DIR = path.join(ROOT, 'test');
+const FAULTS_DIR = path.join(TEST_DIR, 'faults');
+
+interface TestArgs {
+  faults: boolean;
+  filters: string[];
+  nodeTestFlags: string[];
+}
+
+function parseArgs(argv: string[]): TestArgs {
+  const args: TestArgs = { faults: false, filters: [], nodeTestFlags: [] };
+  for (const arg of argv) {
+    if (arg === '--faults') args.faults = true;
+    else if (arg.startsWith('--')) args.nodeTestFlags.push(arg);
+    else args.filters.push(arg);
+  }
+  return args;
+}
+
+async function listTestFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await listTestFiles(full)));
+    else if (entry.isFile() && entry.name.endsWith('.test.ts')) found.push(full);
+  }
+  return found.sort();
+}
+
+function isUnder(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+async function selectTestFiles(args: TestArgs): Promise<string[]> {
+  if (args.filters.length > 0) {
+    const selected: string[] = [];
+    for (const filter of args.filters) {
+      const full = path.resolve(filter);
+      const stat = await fs.stat(full).catch(() => undefined);
+      if (!stat) throw new Error(`Test file or directory ${filter} does not exist.`);
+      selected.push(...(stat.isDirectory() ? await listTestFiles(full) : [full]));
+    }
+    return selected;
+  }
+  const all = await listTestFiles(TEST_DIR);
+  return all.filter((file) => isUnder(file, FAULTS_DIR) === args.faults);
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+/** A step whose failure (non-zero exit) is recorded and reported at the end instead of stopping the run. */
+async function exitCodeStep(label: string, failures: string[], runStep: () => Promise<number>): Promise<void> {
+  try {
+    await step(label, async () => {
+      const code = await runStep();
+      if (code !== 0) throw new Error(`exit code ${code}`);
+    });
+  } catch {
+    failures.push(label);
+  }
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const args = parseArgs(process.argv.slice(2));
+  const failures: string[] = [];
+
+  // tsx does not typecheck, so a type error would otherwise pass unnoticed; the tests still run after
+  // a type error so that one CI run reports both.
+  await exitCodeStep('typecheck (tsc --noEmit -p .)', failures, () =>
+    run(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '-p', '.'], process.env),
+  );
+
+  const cli = await step('Temporal CLI', () => findOrBuildTemporalCli());
+  info(`  using ${cli.value}`);
+  await step('PostgreSQL on 127.0.0.1:5432', () => ensurePostgres());
+
+  const files = await selectTestFiles(args);
+  if (files.length === 0) {
+    info(args.faults ? 'No test files under test/faults/.' : 'No test files found.');
+    failures.push('no test files');
+  } else {
+    const env = { ...process.env, TEMPORAL_CLI: cli.value };
+    const relative = files.map((file) => path.relative(ROOT, file));
+    await exitCodeStep(`${files.length} test file(s)`, failures, () =>
+      run(
+        process.execPath,
+        ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...args.nodeTestFlags, ...relative],
+        env,
+      ),
+    );
+  }
+
+  info(`\nTotal wall time: ${formatDuration(Date.now() - started)}`);
+  if (failures.length > 0) {
+    info(`FAILED: ${failures.join(', ')}`);
+    return 1;
+  }
+  info('All steps passed.');
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    info(`\n${err.message}`);
+    process.exit(1);
+  },
+);

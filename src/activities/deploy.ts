@@ -1,0 +1,48 @@
+import { readConfigSource } from '../runtime-config';
+import type { ArtifactRef, CurrentReleaseRef, DeployPlan, DeployStageResult } from '../workflows/types';
+import { withHeartbeat, type ActivityDeps } from './context';
+import { targetFor } from './target';
+
+/** Deploy = stage the artifact on the target, switch to it, (re)start; then it is the registry's live release. */
+export function deployActivity(deps: ActivityDeps) {
+  return async function deploy(a: { plan: DeployPlan; artifact: ArtifactRef; workflowId: string; runId: string }): Promise<DeployStageResult> {
+    const { plan, artifact } = a;
+    return withHeartbeat(async (progress) => {
+      const runtimeEnv = await readConfigSource(plan.config.envFile);
+      const outcome = await targetFor(plan, progress).deploy(
+        { service: plan.service, environment: plan.environment, version: plan.version, sha256: artifact.sha256, artifactPath: artifact.path },
+        runtimeEnv,
+      );
+      await deps.registry.markDeployed({
+        service: plan.service,
+        environment: plan.environment,
+        version: plan.version,
+        artifactSha256: artifact.sha256,
+        requestedBy: plan.requestedBy,
+        approvals: [],
+        workflowId: a.workflowId,
+        runId: a.runId,
+      });
+      return { releaseId: outcome.releaseId, noop: outcome.noop, previous: outcome.previous, commands: outcome.commands };
+    });
+  };
+}
+
+/** The deploy stage's compensation: the previous release back on the target and live in the registry. */
+export function rollbackDeployActivity(deps: ActivityDeps) {
+  return async function rollbackDeploy(a: { plan: DeployPlan; artifact: ArtifactRef; previous: CurrentReleaseRef | null; workflowId: string; runId: string }) {
+    const { plan } = a;
+    return withHeartbeat(async (progress) => {
+      const runtimeEnv = await readConfigSource(plan.config.envFile);
+      const r = await targetFor(plan, progress).rollback(a.previous, runtimeEnv);
+      await deps.registry.restorePrevious({
+        service: plan.service,
+        environment: plan.environment,
+        workflowId: a.workflowId,
+        runId: a.runId,
+        previous: a.previous ? { version: a.previous.version, sha256: a.previous.sha256 } : null,
+      });
+      return { restored: r.restored, commands: r.commands };
+    });
+  };
+}

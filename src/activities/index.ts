@@ -1,0 +1,26 @@
+import { buildActivity } from './build';
+import type { ActivityDeps } from './context';
+import { deployActivity, rollbackDeployActivity } from './deploy';
+import { migrateActivity } from './migrate';
+import { planActivity } from './plan';
+import { preChecksActivity } from './pre-checks';
+import { recordReleaseActivity } from './record-release';
+import { validateActivity } from './validate';
+
+export type { ActivityDeps } from './context';
+
+/** The activities, named as they appear in history (the contract's names). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    plan: planActivity(deps),
+    build: buildActivity(deps),
+    preChecks: preChecksActivity(deps),
+    migrate: migrateActivity(deps),
+    deploy: deployActivity(deps),
+    validate: validateActivity(deps),
+    rollbackDeploy: rollbackDeployActivity(deps),
+    recordRelease: recordReleaseActivity(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

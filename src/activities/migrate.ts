@@ -1,0 +1,91 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { findArtifact, unpackArtifact } from '../artifacts';
+import { FailureType, refuse } from '../errors';
+import { loadMigrationDir } from '../migrations/files';
+import { formatFinding, lintMigrationSource } from '../migrations/lint';
+import { applyMigrations, type ApplyResult, type RunnableMigration } from '../migrations/runner';
+import { isNonTransactional } from '../migrations/sql';
+import { readConfigSource } from '../runtime-config';
+import type { ArtifactRef, DeployPlan } from '../workflows/types';
+import { withHeartbeat, type ActivityDeps } from './context';
+
+export interface MigrateReport extends ApplyResult {
+  lintAllowed: string[];
+  contractApplied: string[];
+}
+
+/**
+ * Expand migrations of the new release run before it is deployed. A contract migration runs only when the
+ * release that is ALREADY live ships it too — that release no longer reads the old shape — and the registry
+ * then records the contract baseline, below which rollbacks are refused.
+ */
+export function migrateActivity(deps: ActivityDeps) {
+  return async function migrate({ plan, artifact, workflowId }: { plan: DeployPlan; artifact: ArtifactRef; workflowId: string }): Promise<MigrateReport> {
+    const empty: MigrateReport = { applied: [], alreadyApplied: [], skipped: [], lintAllowed: [], contractApplied: [] };
+    if (artifact.migrations.length === 0) return empty;
+    if (!plan.config.databaseUrlFrom) {
+      throw refuse(FailureType.SpecInvalid, `environments.${plan.environment}.database.urlFromConfig: the release ships migrations but the environment names no database`);
+    }
+    return withHeartbeat(async (progress) => {
+      const files = await readReleaseMigrations(artifact, plan.migrations.directory);
+
+      // The linter runs first: an unsafe expand migration never reaches the database.
+      const findings: string[] = [];
+      const lintAllowed: string[] = [];
+      for (const f of files) {
+        const r = lintMigrationSource(f.id, f.sql);
+        findings.push(...r.findings.map(formatFinding));
+        lintAllowed.push(...r.allowed.map(formatFinding));
+      }
+      if (findings.length) {
+        throw refuse(FailureType.MigrationRefused, `migration safety linter refused ${findings.length} finding(s): ${findings.join(' | ')}`);
+      }
+
+      let liveShips = new Set<string>();
+      if (plan.live) {
+        const liveArtifact = await findArtifact(plan.artifactStore, plan.service, plan.live.version);
+        liveShips = new Set(liveArtifact?.manifest.migrations.map((m) => m.id) ?? []);
+      }
+      const config = await readConfigSource(plan.config.envFile);
+      const databaseUrl = config[plan.config.databaseUrlFrom!];
+      if (!databaseUrl) throw refuse(FailureType.PreChecksFailed, `${plan.config.databaseUrlFrom} is not set in ${plan.config.envFile}`);
+
+      const runnable: RunnableMigration[] = files.map((f) => ({ ...f, transactional: !isNonTransactional(f.sql) }));
+      const result = await applyMigrations({
+        databaseUrl,
+        migrations: runnable,
+        apply: (m) => m.phase === 'expand' || liveShips.has(m.id),
+        workflowId,
+        lockTimeoutMs: plan.migrations.lockTimeoutMs,
+        statementTimeoutMs: plan.migrations.statementTimeoutMs,
+        advisoryLockWaitMs: 60_000,
+        onProgress: progress,
+      });
+      const contractApplied = result.applied.filter((m) => m.phase === 'contract').map((m) => m.id);
+      if (contractApplied.length && plan.live) {
+        await deps.registry.recordContractBaseline({ service: plan.service, environment: plan.environment, migrationIds: contractApplied, liveVersion: plan.live.version, workflowId });
+      }
+      return { ...result, lintAllowed, contractApplied };
+    });
+  };
+}
+
+/** The migration files exactly as the artifact carries them, checked against its manifest. */
+async function readReleaseMigrations(artifact: ArtifactRef, directory: string) {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-migrations-'));
+  try {
+    await unpackArtifact(artifact.path, tmp);
+    const files = await loadMigrationDir(path.join(tmp, directory));
+    const expected = new Map(artifact.migrations.map((m) => [m.id, m.checksum]));
+    for (const f of files) {
+      if (expected.get(f.id) !== f.checksum) {
+        throw refuse(FailureType.ArtifactConflict, `artifact ${artifact.sha256.slice(0, 12)}: migration ${f.id} does not match the manifest; the artifact store is corrupt`);
+      }
+    }
+    return files;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/**
+ * The worker's own configuration, from the environment only. Everything is read and checked once at
+ * start; a bad value stops the worker with one message that lists every bad variable.
+ */
+const filePath = z.string().min(1).max(4096);
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const workerEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a namespace name').default('default'),
+  DEPLOY_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a task queue name').default('deploys'),
+  DEPLOY_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/deployer'),
+  DEPLOY_DATA_DIR: filePath.default('.data'),
+  TEMPORAL_TLS_CERT: filePath.optional(),
+  TEMPORAL_TLS_KEY: filePath.optional(),
+  TEMPORAL_TLS_CA: filePath.optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().max(255).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  WORKER_HEALTH_PORT: port.default(8091),
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
+  WORKER_IDENTITY: z.string().max(200).optional(),
+});
+
+export type WorkerConfig = z.infer<typeof workerEnvSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid worker configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = workerEnvSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      // Never echo the value: some of these variables are credentials.
+      problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    }
+  } else {
+    const c = parsed.data;
+    if (Boolean(c.TEMPORAL_TLS_CERT) !== Boolean(c.TEMPORAL_TLS_KEY)) {
+      problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both (client certificate and its key) or neither');
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  return parsed.data;
+}

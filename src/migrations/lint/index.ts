@@ -1,0 +1,6 @@
+export { lintMigrationSource } from './lint-source';
+export { lintMigrationPaths, resolveMigrationPaths, LintPathError } from './lint-paths';
+export { formatFinding, formatAllowed } from './format';
+export { runLintCli, lintUsage, type LintCliIo } from './cli';
+export { RULES } from './rules';
+export type { Finding, AllowedFinding, LintResult, Rule, RuleHit, StatementContext, FileContext } from './types';

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+/**
+ * Names that become directory names, database names, workflow IDs and process arguments. They are
+ * deliberately narrow (ASCII, no dots at the start, no separators) so that no input can escape a
+ * directory or be read by a shell as anything but a word.
+ */
+export const serviceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter (max 63)');
+
+export const environmentName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be lowercase letters, digits and dashes, starting with a letter (max 31)');
+
+/** A release version: a git tag (1.2.3, v1.2.3, 2024.05.01-rc1) or a commit hash. */
+export const versionName = z
+  .string()
+  .regex(
+    /^[0-9A-Za-z](?:[0-9A-Za-z._+-]{0,62}[0-9A-Za-z])?$/,
+    'must be letters, digits, dot, dash, underscore or plus, starting and ending with a letter or digit (max 64)',
+  )
+  .refine((v) => !v.includes('..'), 'must not contain ".."');
+
+/** A person named in approvals and requests: a login or an email, never free text. */
+export const personName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, 'must be a login or email (letters, digits, . _ @ + -; max 64)');
+
+/** A runtime configuration variable name (its value never enters workflow history). */
+export const configName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'must be an UPPER_SNAKE_CASE variable name');
+
+export function deployWorkflowId(service: string, environment: string): string {
+  return `deploy-${service}-${environment}`;
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { FailureType, refuse } from '../errors';
+import type { DeployPlan, GatePlan, HealthPlan, LiveRelease, TargetPlan } from '../workflows/types';
+import { deployInputSchema, deploySpecSchema, describeIssues, MUTATING_STAGES, STAGES, type DeployInput, type DeploySpec } from './schema';
+
+const MAX_SPEC_BYTES = 256 * 1024;
+
+export function parseDeployInput(raw: unknown): DeployInput {
+  const parsed = deployInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw refuse(FailureType.InvalidInput, `invalid workflow input: ${describeIssues(parsed.error, 'input').join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Loads a spec from a file (YAML or JSON, relative to `cwd`) or takes an inline object, and validates it. */
+export async function loadSpec(source: string | Record<string, unknown>, cwd: string): Promise<{ spec: DeploySpec; source: string; sha256: string }> {
+  let raw: unknown;
+  let text: string;
+  let label: string;
+  if (typeof source === 'string') {
+    const file = path.resolve(cwd, source);
+    label = source;
+    try {
+      const stat = await fs.stat(file);
+      if (!stat.isFile()) throw refuse(FailureType.SpecInvalid, `spec ${source}: not a file`);
+      if (stat.size > MAX_SPEC_BYTES) throw refuse(FailureType.SpecInvalid, `spec ${source}: larger than ${MAX_SPEC_BYTES} bytes`);
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as { type?: string }).type) throw err;
+      throw refuse(FailureType.SpecInvalid, `spec ${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}) from ${cwd}; give a path relative to the worker's working directory`);
+    }
+    try {
+      raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { maxAliasCount: 50, uniqueKeys: true });
+    } catch (err) {
+      throw refuse(FailureType.SpecInvalid, `spec ${source}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  } else {
+    label = 'inline';
+    text = JSON.stringify(source);
+    raw = source;
+  }
+  const parsed = deploySpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw refuse(FailureType.SpecInvalid, `spec ${label} is invalid: ${describeIssues(parsed.error).join('; ')}`);
+  }
+  return { spec: parsed.data, source: label, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Resolves one environment of a validated spec into the plan the workflow runs. */
+export function resolvePlan(o: {
+  spec: DeploySpec;
+  specSource: string;
+  specSha256: string;
+  input: DeployInput;
+  cwd: string;
+  dataDir: string;
+  live: LiveRelease | null;
+  previouslyLive: boolean;
+}): DeployPlan {
+  const { spec, input } = o;
+  const env = spec.environments[input.environment];
+  if (!env) {
+    throw refuse(
+      FailureType.InvalidInput,
+      `input.environment: "${input.environment}" is not in spec ${o.specSource}; environments: ${Object.keys(spec.environments).join(', ')}`,
+    );
+  }
+  const abs = (p: string) => path.resolve(o.cwd, p);
+  const health = { ...spec.health, ...(env.health ?? {}) };
+  const target: TargetPlan =
+    env.target.type === 'local'
+      ? { type: 'local', root: abs(env.target.root), port: env.target.port, keepReleases: env.target.keepReleases, stopTimeoutMs: env.target.stopTimeoutMs, command: spec.runtime.command }
+      : { type: 'command', deploy: env.target.deploy, activate: env.target.activate, current: env.target.current, rollback: env.target.rollback, timeoutMs: env.target.timeoutMs };
+  const healthPlan: HealthPlan = {
+    url: health.url ?? `http://127.0.0.1:${env.target.type === 'local' ? env.target.port : 80}${health.path}`,
+    intervalMs: health.intervalMs,
+    windowMs: health.windowMs,
+    requestTimeoutMs: health.requestTimeoutMs,
+    consecutiveSuccesses: health.consecutiveSuccesses,
+    minSuccessRatio: health.minSuccessRatio,
+    maxP95LatencyMs: health.maxP95LatencyMs,
+    maxConsecutiveFailures: health.maxConsecutiveFailures,
+  };
+  // Production is gated before its first mutating stage unless the spec says otherwise.
+  const gateSpecs = env.gates ?? (input.environment === 'production' ? [{ before: MUTATING_STAGES[0]!, approvers: [], quorum: 1, requesterMayApprove: false, timeoutMinutes: 24 * 60, onTimeout: 'reject' as const }] : []);
+  const gates: GatePlan[] = gateSpecs
+    .map((g) => ({ before: g.before, approvers: g.approvers, quorum: g.quorum, requesterMayApprove: g.requesterMayApprove, timeoutMs: g.timeoutMinutes * 60_000 }))
+    .sort((a, b) => STAGES.indexOf(a.before) - STAGES.indexOf(b.before));
+
+  const kind: DeployPlan['kind'] = !o.live ? 'first' : o.live.version === input.version ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';
+  return {
+    service: spec.service,
+    environment: input.environment,
+    version: input.version,
+    requestedBy: input.requestedBy,
+    reason: input.reason,
+    spec: { source: o.specSource, sha256: o.specSha256 },
+    kind,
+    live: o.live,
+    dataDir: abs(o.dataDir),
+    artifactStore: path.join(abs(o.dataDir), 'artifacts'),
+    source: { repository: abs(spec.source.repository) },
+    build: spec.build ? { command: spec.build.command, outputs: spec.build.outputs, timeoutMs: spec.build.timeoutMs } : null,
+    runtime: { command: spec.runtime.command, requiredConfig: spec.runtime.requiredConfig },
+    config: { envFile: abs(env.config.envFile), databaseUrlFrom: env.database?.urlFromConfig },
+    migrations: spec.migrations,
+    preChecks: { minFreeDiskMb: spec.preChecks.minFreeDiskMb, dependencies: env.dependencies ?? [] },
+    health: healthPlan,
+    target,
+    gates,
+    heartbeatTimeoutMs: spec.timeouts.heartbeatMs,
+  };
+}

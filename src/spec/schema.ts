@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { configName, environmentName, personName, serviceName, versionName } from '../names';
+
+/**
+ * The deploy spec: one service, how to build it, how to check, migrate, deploy and validate it, and per
+ * environment where it goes and who must approve. Every object is strict (unknown fields are refused) so a
+ * typo never silently turns a safety setting off.
+ */
+
+const relativePath = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'must be a relative path inside the source tree (no "..", not absolute)');
+
+/** A path on the worker's machine; relative paths resolve against the worker's working directory. */
+const hostPath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.includes('\0'), 'must not contain NUL')
+  .refine((p) => !p.split(/[\\/]/).includes('..'), 'must not contain ".." (write the path it resolves to)');
+
+/** argv: never a shell string. Each element is one argument, passed as is. */
+const argv = z
+  .array(z.string().min(1).max(4096).refine((a) => !a.includes('\0'), 'must not contain NUL'))
+  .min(1, 'needs at least the program to run')
+  .max(64);
+
+export const STAGES = ['build', 'preChecks', 'migrate', 'deploy', 'validate'] as const;
+export type StageName = (typeof STAGES)[number];
+/** Stages that change the environment; a gate before the first of these protects everything. */
+export const MUTATING_STAGES: readonly StageName[] = ['migrate', 'deploy'];
+
+const positiveMs = z.number().int().positive().max(24 * 3600 * 1000);
+
+export const healthSchema = z.strictObject({
+  /** Readiness path on the local target (`http://127.0.0.1:<port><path>`). */
+  path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'must be an absolute URL path like /readyz').default('/readyz'),
+  /** Full readiness URL; required for the command target. */
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  intervalMs: positiveMs.default(500),
+  windowMs: positiveMs.default(20_000),
+  requestTimeoutMs: positiveMs.default(2_000),
+  consecutiveSuccesses: z.number().int().min(1).max(1000).default(5),
+  minSuccessRatio: z.number().gt(0).max(1).default(0.9),
+  maxP95LatencyMs: positiveMs.default(1_000),
+  maxConsecutiveFailures: z.number().int().min(1).max(1000).default(3),
+});
+
+const gateSchema = z.strictObject({
+  before: z.enum(STAGES),
+  /** Who may approve; empty means anyone named (but never the requester unless allowed). */
+  approvers: z.array(personName).max(100).default([]),
+  quorum: z.number().int().min(1).max(10).default(1),
+  requesterMayApprove: z.boolean().default(false),
+  timeoutMinutes: z.number().int().min(1).max(60 * 24 * 14).default(24 * 60),
+  /** What a timeout does: reject (and roll back anything already changed). */
+  onTimeout: z.literal('reject').default('reject'),
+});
+export type GateSpec = z.infer<typeof gateSchema>;
+
+const localTargetSchema = z.strictObject({
+  type: z.literal('local'),
+  root: hostPath,
+  port: z.number().int().min(1024).max(65535),
+  keepReleases: z.number().int().min(2).max(100).default(5),
+  stopTimeoutMs: positiveMs.default(5_000),
+});
+
+const commandTargetSchema = z.strictObject({
+  type: z.literal('command'),
+  deploy: argv,
+  activate: argv.optional(),
+  current: argv,
+  rollback: argv,
+  timeoutMs: positiveMs.default(300_000),
+});
+
+const dependencySchema = z.union([
+  z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), tcp: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port') }),
+  z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), http: z.url({ protocol: /^https?$/ }) }),
+]);
+
+const environmentSchema = z.strictObject({
+  /** The runtime config source: KEY=VALUE lines. Values are read on the worker and never enter history. */
+  config: z.strictObject({ envFile: hostPath }),
+  /** Which runtime config variable holds the environment's database URL (for pre-checks and migrations). */
+  database: z.strictObject({ urlFromConfig: configName }).optional(),
+  target: z.discriminatedUnion('type', [localTargetSchema, commandTargetSchema]),
+  gates: z.array(gateSchema).max(STAGES.length).optional(),
+  health: healthSchema.partial().optional(),
+  dependencies: z.array(dependencySchema).max(32).optional(),
+});
+export type EnvironmentSpec = z.infer<typeof environmentSchema>;
+
+export const deploySpecSchema = z
+  .strictObject({
+    service: serviceName,
+    source: z.strictObject({ repository: hostPath }),
+    build: z
+      .strictObject({
+        command: argv,
+        outputs: z.array(relativePath).min(1).max(64),
+        timeoutMs: positiveMs.default(600_000),
+      })
+      .optional(),
+    runtime: z.strictObject({
+      /** argv run from the release directory by the local target. */
+      command: argv,
+      requiredConfig: z.array(configName).max(128).default([]),
+    }),
+    migrations: z
+      .strictObject({
+        directory: relativePath.default('migrations'),
+        lockTimeoutMs: positiveMs.default(3_000),
+        statementTimeoutMs: positiveMs.default(60_000),
+      })
+      .default({ directory: 'migrations', lockTimeoutMs: 3_000, statementTimeoutMs: 60_000 }),
+    preChecks: z
+      .strictObject({ minFreeDiskMb: z.number().int().min(0).max(10_000_000).default(100) })
+      .default({ minFreeDiskMb: 100 }),
+    health: healthSchema.default(healthSchema.parse({})),
+    timeouts: z
+      .strictObject({
+        /** How soon a dead worker is noticed during a stage (the activity heartbeat timeout). */
+        heartbeatMs: z.number().int().min(1_000).max(600_000).default(10_000),
+      })
+      .default({ heartbeatMs: 10_000 }),
+    environments: z.record(environmentName, environmentSchema).refine((e) => Object.keys(e).length > 0, 'needs at least one environment'),
+  })
+  .superRefine((spec, ctx) => {
+    for (const [name, env] of Object.entries(spec.environments)) {
+      if (env.target.type === 'command' && !(env.health?.url ?? spec.health.url)) {
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'health', 'url'], message: 'a command target needs health.url (the readiness URL to analyse)' });
+      }
+      const seen = new Set<string>();
+      for (const [i, gate] of (env.gates ?? []).entries()) {
+        if (seen.has(gate.before)) ctx.addIssue({ code: 'custom', path: ['environments', name, 'gates', i, 'before'], message: `two gates before ${gate.before}; merge them` });
+        seen.add(gate.before);
+        if (gate.approvers.length > 0 && gate.quorum > gate.approvers.length) {
+          ctx.addIssue({ code: 'custom', path: ['environments', name, 'gates', i, 'quorum'], message: `quorum ${gate.quorum} exceeds the ${gate.approvers.length} allowed approvers` });
+        }
+      }
+    }
+  });
+
+export type DeploySpec = z.infer<typeof deploySpecSchema>;
+export type HealthSpec = z.infer<typeof healthSchema>;
+
+/** Workflow input, exactly as operators type it into `temporal workflow start --input`. */
+export const deployInputSchema = z.strictObject({
+  spec: z.union([hostPath.refine((p) => /\.ya?ml$|\.json$/.test(p), 'must be a .yaml, .yml or .json file'), z.record(z.string(), z.unknown())]),
+  environment: environmentName,
+  version: versionName,
+  requestedBy: personName,
+  reason: z.string().max(500).refine((r) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(r), 'must not contain control characters').optional(),
+});
+export type DeployInput = z.infer<typeof deployInputSchema>;
+
+/** Formats zod issues as one line per field: `environments.staging.target.port: expected number`. */
+export function describeIssues(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+    return `${path || '(root)'}: ${i.message}`;
+  });
+}

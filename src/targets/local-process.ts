@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FailureType, refuse } from '../errors';
+import type { LocalLayout } from './local-config';
+import { readJsonFile, writeFileAtomic } from './transition-state';
+
+/** service.pid: enough to tell our process from an unrelated one that later got the same pid. */
+export interface PidFile {
+  pid: number;
+  releaseId: string;
+  /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); "unverified" without /proc. */
+  startTicks: string;
+  startedAt: string;
+}
+
+export interface LiveProcess {
+  pid: number;
+  releaseId: string;
+}
+
+const HAS_PROC = existsSync('/proc/self/stat');
+const POLL_MS = 50;
+const KILL_WAIT_MS = 5000;
+
+/** Start time and state of a process, or null when it does not exist or is a zombie awaiting its parent. */
+async function procStart(pid: number): Promise<string | null> {
+  let stat: string;
+  try {
+    stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  if (state === 'Z' || state === 'X') return null;
+  return fields[19] ?? null;
+}
+
+async function isAlive(pid: number, startTicks: string): Promise<boolean> {
+  if (HAS_PROC) return (await procStart(pid)) === startTicks;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The process the pidfile names, if it is still alive and really the one this target started. */
+export async function liveServiceProcess(layout: LocalLayout): Promise<LiveProcess | null> {
+  const pidFile = await readJsonFile<PidFile>(layout.pidFile);
+  if (!pidFile || !Number.isInteger(pidFile.pid) || pidFile.pid <= 1) return null;
+  if (!(await isAlive(pidFile.pid, pidFile.startTicks))) return null;
+  return { pid: pidFile.pid, releaseId: pidFile.releaseId };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    // detached children lead their own process group: signalling -pid reaches everything they forked.
+    process.kill(-pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+async function waitForExit(pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!(await isAlive(pid, startTicks))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Stops the supervised process: SIGTERM to its process group, up to `stopTimeoutMs` to exit, then SIGKILL.
+ * A pidfile naming a process that is gone or not ours is just removed.
+ */
+export async function stopServiceProcess(
+  layout: LocalLayout,
+  stopTimeoutMs: number,
+  report: (msg: string) => void,
+): Promise<void> {
+  const pidFile = await readJsonFile<PidFile>(layout.pidFile);
+  const live = await liveServiceProcess(layout);
+  if (pidFile && live) {
+    const { pid, startTicks } = pidFile;
+    report(`stopping pid ${pid} (release ${live.releaseId}) with SIGTERM, waiting up to ${stopTimeoutMs} ms`);
+    signalGroup(pid, 'SIGTERM');
+    if (!(await waitForExit(pid, startTicks, stopTimeoutMs))) {
+      report(`pid ${pid} still running after ${stopTimeoutMs} ms; sending SIGKILL`);
+      signalGroup(pid, 'SIGKILL');
+      if (!(await waitForExit(pid, startTicks, KILL_WAIT_MS))) {
+        throw new Error(`pid ${pid} (release ${live.releaseId}) survived SIGKILL for ${KILL_WAIT_MS} ms; retrying`);
+      }
+    }
+    // Children that outlived their leader would keep the port; the group id cannot be reused while they exist.
+    signalGroup(pid, 'SIGKILL');
+    report(`pid ${pid} stopped`);
+  }
+  await fs.rm(layout.pidFile, { force: true });
+}
+
+export interface StartRequest {
+  releaseId: string;
+  command: string[];
+  port: number;
+  runtimeEnv: Record<string, string>;
+}
+
+/**
+ * Starts the release `current` points to as a detached process group with its output in
+ * logs/<releaseId>.log, so it outlives the worker that started it, and records it in the pidfile.
+ */
+export async function startServiceProcess(
+  layout: LocalLayout,
+  request: StartRequest,
+  report: (msg: string) => void,
+): Promise<number> {
+  const cwd = await fs.realpath(layout.currentLink);
+  await fs.mkdir(layout.logsDir, { recursive: true });
+  const logFile = path.join(layout.logsDir, `${request.releaseId}.log`);
+  const log = await fs.open(logFile, 'a', 0o600);
+  const [file, ...args] = request.command as [string, ...string[]];
+  let pid: number;
+  try {
+    await log.write(`--- ${new Date().toISOString()} starting release ${request.releaseId}: ${JSON.stringify(request.command)}\n`);
+    const child = spawn(file, args, {
+      cwd,
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+      env: {
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        ...request.runtimeEnv,
+        PORT: String(request.port),
+        DEPLOY_RELEASE_ID: request.releaseId,
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    }).catch((err: NodeJS.ErrnoException) => {
+      throw refuse(
+        FailureType.TargetCommandFailed,
+        `target.command ${JSON.stringify(request.command)} could not be started in ${cwd}: ${err.code ?? err.message}; check the command and the release contents`,
+      );
+    });
+    child.unref();
+    pid = child.pid!;
+  } finally {
+    await log.close();
+  }
+  const startTicks = HAS_PROC ? await procStart(pid) : 'unverified';
+  const record: PidFile = {
+    pid,
+    releaseId: request.releaseId,
+    // A process that already exited has no start time; "exited" never matches a live one.
+    startTicks: startTicks ?? 'exited',
+    startedAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(layout.pidFile, JSON.stringify(record, null, 2) + '\n');
+  report(`started pid ${pid} for release ${request.releaseId} (log ${logFile})`);
+  return pid;
+}

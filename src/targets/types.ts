@@ -1,0 +1,66 @@
+/** The release a target is asked to run. Names and references only: no configuration values. */
+export interface ReleaseToDeploy {
+  service: string;
+  environment: string;
+  version: string;
+  sha256: string;
+  /** A .tar.gz artifact on the worker's file system. */
+  artifactPath: string;
+}
+
+export interface CurrentRelease {
+  /** `<version>-<first 12 hex of sha256>`: the release directory name on local targets. */
+  releaseId: string;
+  version: string;
+  sha256: string;
+}
+
+export interface DeployOutcome {
+  releaseId: string;
+  /** The release was already current and running: nothing was changed or restarted. */
+  noop: boolean;
+  /**
+   * What was current before this release was activated (null on the first deploy). A repeated deploy of
+   * the same release (an activity retry after a crash) reports the same `previous` as the first attempt.
+   */
+  previous: CurrentRelease | null;
+  /** Command target: what ran. */
+  commands?: CommandRecord[];
+}
+
+export interface CommandRecord {
+  argv: string[];
+  /** null when the command was killed (timeout) or could not be started. */
+  exitCode: number | null;
+  /** stdout and stderr, last ~2 KB, with runtime configuration values redacted. */
+  output: string;
+  durationMs: number;
+}
+
+export interface TargetStatus {
+  current: CurrentRelease | null;
+  /** The current release's process (or platform service) is running. */
+  running: boolean;
+  /** Local target: the live supervised process, even when it still runs a release other than `current`. */
+  pid?: number;
+}
+
+export interface RollbackOutcome {
+  restored: CurrentRelease | null;
+  commands?: CommandRecord[];
+}
+
+export type ProgressReporter = (message: string) => void;
+
+/**
+ * Where releases run. `runtimeEnv` holds runtime configuration values (secrets): targets hand them to the
+ * service's process or the operator's commands as environment variables and nowhere else.
+ */
+export interface Target {
+  /** Stage, activate and (re)start `release`. Safe to call again after a crash at any point. */
+  deploy(release: ReleaseToDeploy, runtimeEnv: Record<string, string>): Promise<DeployOutcome>;
+  current(): Promise<CurrentRelease | null>;
+  /** Restore `to` (null: stop the service and clear `current`). */
+  rollback(to: CurrentRelease | null, runtimeEnv: Record<string, string>): Promise<RollbackOutcome>;
+  status(): Promise<TargetStatus>;
+}

@@ -1,0 +1,55 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { WorkerConfig } from '../config';
+import { Registry } from '../registry/registry';
+import { connectionOptions } from '../temporal-connection';
+
+export interface DeployWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  registry: Registry;
+  /** Runs until shutdown; closes the registry and the connection afterwards. */
+  run(): Promise<void>;
+}
+
+/**
+ * Builds a worker for the `deploys` task queue. The workflow code is bundled from source unless a
+ * pre-built bundle is given (production images ship one: DEPLOY_WORKFLOW_BUNDLE).
+ */
+export async function createDeployWorker(o: { config: WorkerConfig; cwd?: string; workflowBundlePath?: string; extra?: Partial<WorkerOptions> }): Promise<DeployWorker> {
+  const { config } = o;
+  const registry = await Registry.open(config.DEPLOY_DATABASE_URL);
+  let connection: NativeConnection | undefined;
+  try {
+    connection = await NativeConnection.connect(await connectionOptions(config));
+    const worker = await Worker.create({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.DEPLOY_TASK_QUEUE,
+      ...(o.workflowBundlePath ? { workflowBundle: { codePath: o.workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
+      activities: createActivities({ config, registry, cwd: o.cwd ?? process.cwd() }),
+      shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+      maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      ...(config.WORKER_IDENTITY ? { identity: config.WORKER_IDENTITY } : {}),
+      ...o.extra,
+    });
+    const conn = connection;
+    return {
+      worker,
+      connection: conn,
+      registry,
+      run: async () => {
+        try {
+          await worker.run();
+        } finally {
+          await registry.close().catch(() => undefined);
+          await conn.close().catch(() => undefined);
+        }
+      },
+    };
+  } catch (err) {
+    await registry.close().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,21 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ApprovalUpdate, ApproveSignal, DeployStatusView, GateState, InterveneSignal, RejectSignal } from './types';
+
+// The contract's names (../shared/DESIGN.md): operators type these into the Temporal CLI.
+export const WORKFLOW_TYPE = 'deployRelease';
+export const approveSignal = defineSignal<[ApproveSignal]>('approve');
+export const rejectSignal = defineSignal<[RejectSignal]>('reject');
+export const interveneSignal = defineSignal<[InterveneSignal]>('intervene');
+export const approvalUpdate = defineUpdate<GateState, [ApprovalUpdate]>('approval');
+export const statusQuery = defineQuery<DeployStatusView>('status');
+
+export const SA = {
+  service: defineSearchAttributeKey('DeployService', SearchAttributeType.KEYWORD),
+  environment: defineSearchAttributeKey('DeployEnvironment', SearchAttributeType.KEYWORD),
+  version: defineSearchAttributeKey('DeployVersion', SearchAttributeType.KEYWORD),
+  stage: defineSearchAttributeKey('DeployStage', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('DeployStatus', SearchAttributeType.KEYWORD),
+  requestedBy: defineSearchAttributeKey('DeployRequestedBy', SearchAttributeType.KEYWORD),
+};
+export const SEARCH_ATTRIBUTE_NAMES = ['DeployService', 'DeployEnvironment', 'DeployVersion', 'DeployStage', 'DeployStatus', 'DeployRequestedBy'] as const;

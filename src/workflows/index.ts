@@ -1,0 +1,1 @@
+export { deployRelease } from './deploy-release';

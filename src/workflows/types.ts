@@ -1,0 +1,177 @@
+/**
+ * Types shared by the workflow, its activities and clients. This file must stay free of Node.js imports:
+ * the workflow bundle includes it.
+ */
+
+export type StageName = 'build' | 'preChecks' | 'migrate' | 'deploy' | 'validate';
+
+export type DeployStatus =
+  | 'running'
+  | 'awaiting_approval'
+  | 'succeeded'
+  | 'rolled_back'
+  | 'rejected'
+  | 'failed'
+  | 'needs_intervention'
+  | 'cancelled';
+
+export interface GatePlan {
+  before: StageName;
+  approvers: string[];
+  quorum: number;
+  requesterMayApprove: boolean;
+  timeoutMs: number;
+}
+
+export interface HealthPlan {
+  url: string;
+  intervalMs: number;
+  windowMs: number;
+  requestTimeoutMs: number;
+  consecutiveSuccesses: number;
+  minSuccessRatio: number;
+  maxP95LatencyMs: number;
+  maxConsecutiveFailures: number;
+}
+
+export type TargetPlan =
+  | { type: 'local'; root: string; port: number; keepReleases: number; stopTimeoutMs: number; command: string[] }
+  | { type: 'command'; deploy: string[]; activate?: string[]; current: string[]; rollback: string[]; timeoutMs: number };
+
+export interface LiveRelease {
+  version: string;
+  sha256: string;
+  workflowId: string;
+}
+
+/** The resolved plan: everything that runs, with paths made absolute. Names and references only, never secret values. */
+export interface DeployPlan {
+  service: string;
+  environment: string;
+  version: string;
+  requestedBy: string;
+  reason?: string;
+  spec: { source: string; sha256: string };
+  /** first: nothing live yet; forward: a version never live here; redeploy: the live version again; rollback: a version that was live before. */
+  kind: 'first' | 'forward' | 'redeploy' | 'rollback';
+  live: LiveRelease | null;
+  dataDir: string;
+  artifactStore: string;
+  source: { repository: string };
+  build: { command: string[]; outputs: string[]; timeoutMs: number } | null;
+  runtime: { command: string[]; requiredConfig: string[] };
+  config: { envFile: string; databaseUrlFrom?: string };
+  migrations: { directory: string; lockTimeoutMs: number; statementTimeoutMs: number };
+  preChecks: { minFreeDiskMb: number; dependencies: Array<{ name: string; tcp?: string; http?: string }> };
+  health: HealthPlan;
+  target: TargetPlan;
+  gates: GatePlan[];
+  heartbeatTimeoutMs: number;
+}
+
+export interface ArtifactRef {
+  sha256: string;
+  path: string;
+  sizeBytes: number;
+  commit: string;
+  reused: boolean;
+  migrations: Array<{ id: string; phase: 'expand' | 'contract'; checksum: string }>;
+  requiredConfig: string[];
+}
+
+export interface CurrentReleaseRef {
+  releaseId: string;
+  version: string;
+  sha256: string;
+}
+
+export interface DeployStageResult {
+  releaseId: string;
+  noop: boolean;
+  previous: CurrentReleaseRef | null;
+  commands?: Array<{ argv: string[]; exitCode: number | null; output: string; durationMs: number }>;
+}
+
+export interface Approval {
+  by: string;
+  at: string;
+  comment?: string;
+  via: 'signal' | 'update';
+}
+
+export interface GateState {
+  stage: StageName;
+  approvers: string[];
+  quorum: number;
+  approvals: Approval[];
+  needed: number;
+  deadline: string;
+  decision?: 'approved' | 'rejected' | 'timed_out';
+  rejectedBy?: { by: string; at: string; reason?: string };
+}
+
+export interface TimelineEntry {
+  at: string;
+  kind: 'stage' | 'gate' | 'signal_refused' | 'compensation' | 'intervention' | 'note';
+  stage?: string;
+  event: string;
+  detail?: string;
+}
+
+export interface StageRecord {
+  stage: StageName | 'plan';
+  status: 'running' | 'succeeded' | 'failed' | 'skipped' | 'compensated';
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  summary?: string;
+}
+
+export interface CompensationRecord {
+  name: string;
+  undoes: StageName;
+  status: 'succeeded' | 'failed' | 'skipped' | 'retried';
+  error?: string;
+  by?: string;
+  at: string;
+}
+
+export interface DeployStatusView {
+  workflowId: string;
+  service?: string;
+  environment?: string;
+  version?: string;
+  previousVersion?: string;
+  requestedBy?: string;
+  status: DeployStatus;
+  stage: StageName | 'plan' | 'compensating' | 'done';
+  waitingFor?: string;
+  pendingGate?: GateState;
+  pendingIntervention?: { compensation: string; error: string; since: string };
+  stages: StageRecord[];
+  timeline: TimelineEntry[];
+}
+
+export interface DeployResult {
+  workflowId: string;
+  runId: string;
+  service: string;
+  environment: string;
+  version: string;
+  previousVersion?: string;
+  outcome: DeployStatus;
+  reason?: string;
+  artifactSha256?: string;
+  stages: StageRecord[];
+  approvals: Approval[];
+  compensations: CompensationRecord[];
+  health?: unknown;
+  migrations?: unknown;
+  timeline: TimelineEntry[];
+}
+
+// Signal, update and query payloads (validated with zod in src/workflows/payloads.ts).
+export interface ApproveSignal { by: string; comment?: string }
+export interface RejectSignal { by: string; reason?: string }
+export interface InterveneSignal { by: string; action: 'retry' | 'skip' | 'abort'; comment?: string }
+export interface ApprovalUpdate { decision: 'approve' | 'reject'; by: string; comment?: string }

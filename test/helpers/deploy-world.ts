@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { loadWorkerConfig, type WorkerConfig } from '../../src/config';
+import { createDeployWorker, type DeployWorker } from '../../src/worker/create';
+import { startDeploy } from '../../src/client/deploys';
+import { createLocalTarget } from '../../src/targets';
+import { statusQuery } from '../../src/workflows/definitions';
+import type { DeployResult, DeployStatusView } from '../../src/workflows/types';
+import { freePort } from '../../scripts/lib/dev-server';
+import { prepareExample, type ExampleWorld } from '../../scripts/lib/example';
+import { ADMIN_DATABASE_URL, createTestDatabase, type TestDatabase } from './pg';
+import { startTestTemporal, type TestTemporal } from './temporal';
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+
+export interface DeployWorld {
+  temporal: TestTemporal;
+  client: Client;
+  dataDir: string;
+  specPath: string;
+  spec: Record<string, any>;
+  example: ExampleWorld;
+  orchestratorDb: TestDatabase;
+  ports: { staging: number; production: number };
+  workerEnv: Record<string, string>;
+  config: WorkerConfig;
+  /** Starts an in-process worker (bundling the workflow code) unless one is running. */
+  startWorker(): Promise<DeployWorker>;
+  stopWorker(): Promise<void>;
+  /** Starts `npm run worker` as a real process (for crash tests). */
+  spawnWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
+  deploy(input: { environment: string; version: string; requestedBy?: string; reason?: string }): Promise<WorkflowHandle>;
+  outcome(handle: WorkflowHandle): Promise<{ status: string; result: DeployResult }>;
+  status(handle: WorkflowHandle): Promise<DeployStatusView>;
+  waitForStatus(handle: WorkflowHandle, pred: (s: DeployStatusView) => boolean, timeoutMs?: number): Promise<DeployStatusView>;
+  get(environment: 'staging' | 'production', urlPath: string): Promise<{ status: number; body: any }>;
+  targetRoot(environment: string): string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * One isolated world per test file: its own Temporal dev server, orchestrator database, example service
+ * databases, data directory and service ports, with the example spec rewritten to point at them.
+ */
+export async function startDeployWorld(o: { specOverrides?: (spec: Record<string, any>) => void } = {}): Promise<DeployWorld> {
+  const temporal = await startTestTemporal();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-world-'));
+  const orchestratorDb = await createTestDatabase('orch');
+  const prefix = `t_hello_${randomBytes(3).toString('hex')}`;
+  const example = await prepareExample({ dataDir, adminUrl: ADMIN_DATABASE_URL, dbPrefix: prefix });
+  const ports = { staging: await freePort(), production: await freePort() };
+
+  const spec = YAML.parse(await fs.readFile(path.join(REPO_ROOT, 'examples/hello-service/deploy.yaml'), 'utf8'));
+  spec.source.repository = example.sourceRepo;
+  spec.timeouts = { heartbeatMs: 3000 };
+  spec.health = { ...spec.health, intervalMs: 100, windowMs: 8000, consecutiveSuccesses: 4, maxConsecutiveFailures: 3 };
+  for (const env of ['staging', 'production'] as const) {
+    spec.environments[env].config.envFile = example.envFiles[env];
+    spec.environments[env].target.root = path.join(dataDir, 'targets', env);
+    spec.environments[env].target.port = ports[env];
+    spec.environments[env].target.stopTimeoutMs = 3000;
+  }
+  o.specOverrides?.(spec);
+  const specPath = path.join(dataDir, 'deploy.yaml');
+  await fs.writeFile(specPath, YAML.stringify(spec));
+
+  const workerEnv: Record<string, string> = {
+    TEMPORAL_ADDRESS: temporal.address,
+    DEPLOY_DATABASE_URL: orchestratorDb.url,
+    DEPLOY_DATA_DIR: dataDir,
+    DEPLOY_TASK_QUEUE: 'deploys',
+    WORKER_HEALTH_PORT: '0',
+    WORKER_SHUTDOWN_GRACE_MS: '2000',
+  };
+  const config = loadWorkerConfig(workerEnv);
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+
+  let worker: DeployWorker | undefined;
+  let running: Promise<void> | undefined;
+  const children = new Set<ChildProcess>();
+
+  const world: DeployWorld = {
+    temporal, client, dataDir, specPath, spec, example, orchestratorDb, ports, workerEnv, config,
+    async startWorker() {
+      if (worker) return worker;
+      worker = await createDeployWorker({ config, cwd: dataDir });
+      running = worker.run();
+      return worker;
+    },
+    async stopWorker() {
+      if (!worker) return;
+      worker.worker.shutdown();
+      await running;
+      worker = undefined;
+    },
+    async spawnWorker(extraEnv = {}) {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/worker/main.ts')], {
+        cwd: dataDir,
+        env: { ...process.env, ...workerEnv, ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.add(child);
+      child.on('exit', () => children.delete(child));
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('worker ready')) resolve();
+        };
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        child.once('exit', (code) => reject(new Error(`worker exited with ${code} before ready:\n${out}`)));
+      });
+      return child;
+    },
+    async deploy(input) {
+      return startDeploy(client, { spec: specPath, requestedBy: 'carol', ...input }, { taskQueue: 'deploys' });
+    },
+    async outcome(handle) {
+      try {
+        const result = (await handle.result()) as DeployResult;
+        return { status: result.outcome, result };
+      } catch (err) {
+        if (err instanceof WorkflowFailedError) {
+          const details = (err.cause as { details?: unknown[] } | undefined)?.details;
+          const result = details?.[0] as DeployResult | undefined;
+          if (result?.outcome) return { status: result.outcome, result };
+          return { status: (err.cause as Error | undefined)?.name === 'CancelledFailure' ? 'cancelled' : 'failed', result: result as DeployResult };
+        }
+        throw err;
+      }
+    },
+    async status(handle) {
+      return handle.query(statusQuery);
+    },
+    async waitForStatus(handle, pred, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: DeployStatusView | undefined;
+      while (Date.now() < deadline) {
+        last = await handle.query(statusQuery).catch(() => last);
+        if (last && pred(last)) return last;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`timed out waiting for deploy status; last: ${JSON.stringify(last && { status: last.status, stage: last.stage })}`);
+    },
+    async get(environment, urlPath) {
+      const res = await fetch(`http://127.0.0.1:${ports[environment]}${urlPath}`, { signal: AbortSignal.timeout(3000) });
+      const text = await res.text();
+      let body: any = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        /* plain text */
+      }
+      return { status: res.status, body };
+    },
+    targetRoot(environment) {
+      return path.join(dataDir, 'targets', environment);
+    },
+    async cleanup() {
+      for (const c of children) c.kill('SIGKILL');
+      await world.stopWorker().catch(() => undefined);
+      for (const env of ['staging', 'production'] as const) {
+        const target = createLocalTarget({ root: world.targetRoot(env), command: ['node'], port: ports[env], keepReleases: 5, stopTimeoutMs: 2000 });
+        await target.rollback(null, {}).catch(() => undefined);
+      }
+      await connection.close().catch(() => undefined);
+      await temporal.stop().catch(() => undefined);
+      for (const db of Object.values(example.databases)) {
+        await createTestDatabaseDropper(db);
+      }
+      await orchestratorDb.drop().catch(() => undefined);
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
+
+async function createTestDatabaseDropper(name: string): Promise<void> {
+  const { Client: PgClient } = await import('pg');
+  const c = new PgClient({ connectionString: ADMIN_DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+}
