@@ -4,7 +4,7 @@ import path from 'node:path';
 import { findArtifact, unpackArtifact } from '../artifacts';
 import { FailureType, refuse } from '../errors';
 import { loadMigrationDir } from '../migrations/files';
-import { formatFinding, lintMigrationSource } from '../migrations/lint';
+import { formatAllowed, formatFinding, lintMigrationSource } from '../migrations/lint';
 import { applyMigrations, type ApplyResult, type RunnableMigration } from '../migrations/runner';
 import { isNonTransactional } from '../migrations/sql';
 import { readConfigSource } from '../runtime-config';
@@ -37,7 +37,7 @@ export function migrateActivity(deps: ActivityDeps) {
       for (const f of files) {
         const r = lintMigrationSource(f.id, f.sql);
         findings.push(...r.findings.map(formatFinding));
-        lintAllowed.push(...r.allowed.map(formatFinding));
+        lintAllowed.push(...r.allowed.map(formatAllowed));
       }
       if (findings.length) {
         throw refuse(FailureType.MigrationRefused, `migration safety linter refused ${findings.length} finding(s): ${findings.join(' | ')}`);

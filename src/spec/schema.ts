@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maxProbesInWindow } from '../health/thresholds';
 import { configName, environmentName, personName, serviceName, versionName } from '../names';
 
 /**
@@ -131,6 +132,14 @@ export const deploySpecSchema = z
   })
   .superRefine((spec, ctx) => {
     for (const [name, env] of Object.entries(spec.environments)) {
+      const h = { ...spec.health, ...(env.health ?? {}) };
+      if (h.consecutiveSuccesses > maxProbesInWindow(h)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', name, 'health', 'consecutiveSuccesses'],
+          message: `${h.consecutiveSuccesses} consecutive successes cannot fit in windowMs ${h.windowMs} at intervalMs ${h.intervalMs}; lower it or widen the window`,
+        });
+      }
       if (env.target.type === 'command' && !(env.health?.url ?? spec.health.url)) {
         ctx.addIssue({ code: 'custom', path: ['environments', name, 'health', 'url'], message: 'a command target needs health.url (the readiness URL to analyse)' });
       }
