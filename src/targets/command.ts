@@ -27,6 +27,8 @@ export function createCommandTarget(cfg: CommandTargetConfig): Target {
   ): Promise<{ record: CommandRecord; stdout: string }> {
     const argv = substitutePlaceholders(template, values);
     report(`running ${name} command: ${JSON.stringify(argv)}`);
+    // The working directory holds the transition state; the first command may run before any deploy made it.
+    await fs.mkdir(settings.workDir, { recursive: true });
     const result = await runCommand(argv, {
       cwd: settings.workDir,
       timeoutMs: settings.timeoutMs,
