@@ -17,23 +17,36 @@ export async function readConfigSource(file: string): Promise<Record<string, str
   return parseConfigSource(text, file);
 }
 
-export function parseConfigSource(text: string, file = 'config'): Record<string, string> {
-  const out: Record<string, string> = {};
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
+/**
+ * Strict KEY=VALUE parser: UPPER_SNAKE_CASE keys, values taken literally up to the end of the line,
+ * `#` comment lines and blank lines. Every bad line is reported with its number; values are never echoed.
+ */
+export function parseConfigSource(text: string, source = 'config'): Record<string, string> {
+  const values = new Map<string, string>();
+  const problems: string[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const where = `${source}:${index + 1}`;
+    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
     const eq = line.indexOf('=');
-    const key = eq > 0 ? line.slice(0, eq).trim() : '';
-    if (eq <= 0 || !configName.safeParse(key).success) {
-      throw new Error(`config source ${file}, line ${i + 1}: expected KEY=VALUE with an UPPER_SNAKE_CASE key`);
+    if (eq <= 0) {
+      problems.push(`${where}: expected KEY=VALUE (or a # comment); fix or remove the line`);
+      return;
     }
-    let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))) {
-      value = value.slice(1, -1);
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    if (!configName.safeParse(key).success) {
+      problems.push(`${where}: the key must be UPPER_SNAKE_CASE with no spaces (e.g. DATABASE_URL=...)`);
+    } else if (values.has(key)) {
+      problems.push(`${where}: ${key} is set twice; keep one line`);
+    } else if (/^["']/.test(value)) {
+      problems.push(`${where}: the value of ${key} starts with a quote; values are taken literally, remove the quotes`);
+    } else {
+      values.set(key, value);
     }
-    out[key] = value;
   });
-  return out;
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return Object.fromEntries(values);
 }
 
 export function missingConfig(required: readonly string[], values: Record<string, string>): string[] {

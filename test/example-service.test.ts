@@ -356,7 +356,7 @@ test('readEnvFile parses KEY=VALUE with comments and refuses malformed lines by 
       return true;
     });
 
-    await assert.rejects(readEnvFile(path.join(dir, 'missing.env')), /missing\.env: runtime config file not found/);
+    await assert.rejects(readEnvFile(path.join(dir, 'missing.env')), /missing\.env: cannot read it \(ENOENT\)/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { configName, environmentName } from '../../src/names';
+import { environmentName } from '../../src/names';
+import { parseConfigSource } from '../../src/runtime-config';
 
 /**
  * Prepares the world the example service `hello-service` is deployed into: a source repository with
@@ -354,7 +355,7 @@ async function writeRuntimeConfig(
   }
   if (before !== null) {
     try {
-      current = parseEnvText(before, file);
+      current = parseConfigSource(before, file);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n(fix these lines, or delete ${file} to have setup write it again with a new HELLO_API_TOKEN)`);
     }
@@ -382,49 +383,5 @@ async function writeRuntimeConfig(
   if (mode !== 0o600) await fs.chmod(file, 0o600);
 }
 
-/** Reads a KEY=VALUE file strictly; see parseEnvText. */
-export async function readEnvFile(file: string): Promise<Record<string, string>> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`${file}: runtime config file not found; run npm run setup or create it with KEY=VALUE lines`);
-    }
-    throw err;
-  }
-  return parseEnvText(text, file);
-}
-
-/**
- * Strict KEY=VALUE parser: UPPER_SNAKE_CASE keys, values taken literally up to the end of the line,
- * `#` comment lines and blank lines. Anything else is refused with its line number; values are
- * never echoed because they are secrets.
- */
-export function parseEnvText(text: string, source: string): Record<string, string> {
-  const values = new Map<string, string>();
-  const problems: string[] = [];
-  text.split('\n').forEach((raw, index) => {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const where = `${source}:${index + 1}`;
-    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
-    const eq = line.indexOf('=');
-    if (eq <= 0) {
-      problems.push(`${where}: expected KEY=VALUE (or a # comment); fix or remove the line`);
-      return;
-    }
-    const key = line.slice(0, eq);
-    const value = line.slice(eq + 1);
-    if (!configName.safeParse(key).success) {
-      problems.push(`${where}: the key must be UPPER_SNAKE_CASE with no spaces (e.g. DATABASE_URL=...)`);
-    } else if (values.has(key)) {
-      problems.push(`${where}: ${key} is set twice; keep one line`);
-    } else if (/^["']/.test(value)) {
-      problems.push(`${where}: the value of ${key} starts with a quote; values are taken literally, remove the quotes`);
-    } else {
-      values.set(key, value);
-    }
-  });
-  if (problems.length > 0) throw new Error(problems.join('\n'));
-  return Object.fromEntries(values);
-}
+/** The runtime config format is the orchestrator's own (src/runtime-config.ts). */
+export { readConfigSource as readEnvFile, parseConfigSource as parseEnvText } from '../../src/runtime-config';
