@@ -6,7 +6,7 @@ import type { DeployPlan } from '../workflows/types';
 export function targetFor(plan: DeployPlan, onProgress?: (message: string) => void): Target {
   const t = plan.target;
   if (t.type === 'local') {
-    return createLocalTarget({ root: t.root, command: t.command, port: t.port, keepReleases: t.keepReleases, stopTimeoutMs: t.stopTimeoutMs, onProgress });
+    return createLocalTarget({ root: t.root, command: t.command, port: t.port, keepReleases: t.keepReleases, stopTimeoutMs: t.stopTimeoutMs, startTimeoutMs: t.startTimeoutMs, onProgress });
   }
   return createCommandTarget({
     deploy: t.deploy,

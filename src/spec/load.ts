@@ -36,7 +36,13 @@ export async function loadSpec(source: string | Record<string, unknown>, cwd: st
     try {
       raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { maxAliasCount: 50, uniqueKeys: true });
     } catch (err) {
-      throw refuse(FailureType.SpecInvalid, `spec ${source}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
+      const e = err as Error & { code?: string; pos?: [number, number]; linePos?: [{ line: number }] };
+      if (e.code === 'DUPLICATE_KEY' && e.pos) {
+        // A repeated key would silently override the first (e.g. a second `gates:`); name it.
+        const key = (/^[^:\n]*/.exec(text.slice(e.pos[0]))?.[0] ?? '').trim().slice(0, 80);
+        throw refuse(FailureType.SpecInvalid, `spec ${source}: key "${key}" appears twice in the same mapping (line ${e.linePos?.[0].line ?? '?'}); keep one`);
+      }
+      throw refuse(FailureType.SpecInvalid, `spec ${source}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
     }
   } else {
     label = 'inline';
@@ -73,7 +79,7 @@ export function resolvePlan(o: {
   const health = { ...spec.health, ...(env.health ?? {}) };
   const target: TargetPlan =
     env.target.type === 'local'
-      ? { type: 'local', root: abs(env.target.root), port: env.target.port, keepReleases: env.target.keepReleases, stopTimeoutMs: env.target.stopTimeoutMs, command: spec.runtime.command }
+      ? { type: 'local', root: abs(env.target.root), port: env.target.port, keepReleases: env.target.keepReleases, stopTimeoutMs: env.target.stopTimeoutMs, startTimeoutMs: env.target.startTimeoutMs, command: spec.runtime.command }
       : { type: 'command', deploy: env.target.deploy, activate: env.target.activate, current: env.target.current, rollback: env.target.rollback, timeoutMs: env.target.timeoutMs };
   const healthPlan: HealthPlan = {
     url: health.url ?? `http://127.0.0.1:${env.target.type === 'local' ? env.target.port : 80}${health.path}`,
@@ -88,7 +94,7 @@ export function resolvePlan(o: {
   // Production is gated before its first mutating stage unless the spec says otherwise.
   const gateSpecs = env.gates ?? (input.environment === 'production' ? [{ before: MUTATING_STAGES[0]!, approvers: [], quorum: 1, requesterMayApprove: false, timeoutMinutes: 24 * 60, onTimeout: 'reject' as const }] : []);
   const gates: GatePlan[] = gateSpecs
-    .map((g) => ({ before: g.before, approvers: g.approvers, quorum: g.quorum, requesterMayApprove: g.requesterMayApprove, timeoutMs: g.timeoutMinutes * 60_000 }))
+    .map((g) => ({ before: g.before, approvers: g.approvers, quorum: g.quorum, requesterMayApprove: g.requesterMayApprove, timeoutMs: 'timeoutSeconds' in g && g.timeoutSeconds !== undefined ? g.timeoutSeconds * 1000 : g.timeoutMinutes * 60_000 }))
     .sort((a, b) => STAGES.indexOf(a.before) - STAGES.indexOf(b.before));
 
   const kind: DeployPlan['kind'] = !o.live ? 'first' : o.live.version === input.version ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';

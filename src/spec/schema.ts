@@ -56,6 +56,8 @@ const gateSchema = z.strictObject({
   quorum: z.number().int().min(1).max(10).default(1),
   requesterMayApprove: z.boolean().default(false),
   timeoutMinutes: z.number().int().min(1).max(60 * 24 * 14).default(24 * 60),
+  /** A timeout under a minute (rehearsals and tests); when set it replaces timeoutMinutes. */
+  timeoutSeconds: z.number().int().min(1).max(60 * 60 * 24 * 14).optional(),
   /** What a timeout does: reject (and roll back anything already changed). */
   onTimeout: z.literal('reject').default('reject'),
 });
@@ -67,6 +69,8 @@ const localTargetSchema = z.strictObject({
   port: z.number().int().min(1024).max(65535),
   keepReleases: z.number().int().min(2).max(100).default(5),
   stopTimeoutMs: positiveMs.default(5_000),
+  /** How long a started release may take to accept connections on its port. */
+  startTimeoutMs: positiveMs.default(30_000),
 });
 
 const commandTargetSchema = z.strictObject({
@@ -163,14 +167,22 @@ export const deployInputSchema = z.strictObject({
   environment: environmentName,
   version: versionName,
   requestedBy: personName,
-  reason: z.string().max(500).refine((r) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(r), 'must not contain control characters').optional(),
+  // Bidi overrides would let a reason display differently from what it says (same rule as signal comments).
+  reason: z
+    .string()
+    .max(500)
+    .refine((r) => !/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(r), 'must not contain control or bidi characters')
+    .optional(),
 });
 export type DeployInput = z.infer<typeof deployInputSchema>;
 
 /** Formats zod issues as one line per field: `environments.staging.target.port: expected number`. */
 export function describeIssues(error: z.ZodError, prefix = ''): string[] {
-  return error.issues.map((i) => {
-    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
-    return `${path || '(root)'}: ${i.message}`;
+  const join = (parts: PropertyKey[]) => [prefix, ...parts.map(String)].filter(Boolean).join('.') || '(root)';
+  return error.issues.flatMap((i) => {
+    // Name each unknown field by its full path, so a typo is found without counting braces.
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${join([...i.path, k])}: unknown field; remove it (or check its spelling)`);
+    if (i.code === 'invalid_key') return [`${join(i.path)}: the key ${i.issues.map((n) => n.message).join('; ')}`];
+    return [`${join(i.path)}: ${i.message}`];
   });
 }

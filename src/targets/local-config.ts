@@ -12,11 +12,13 @@ export const localTargetSettingsSchema = z.strictObject({
   port: z.number().int('must be an integer').min(1, 'must be 1-65535').max(65535, 'must be 1-65535'),
   keepReleases: z.number().int('must be an integer').min(1, 'must keep at least 1 release'),
   stopTimeoutMs: z.number().int('must be an integer').min(0, 'must not be negative'),
+  /** How long a started release may take to accept connections on its port before the deploy fails. */
+  startTimeoutMs: z.number().int('must be an integer').min(100, 'must be at least 100').default(30_000),
 });
 
 export type LocalTargetSettings = z.infer<typeof localTargetSettingsSchema>;
 
-export interface LocalTargetConfig extends LocalTargetSettings {
+export interface LocalTargetConfig extends z.input<typeof localTargetSettingsSchema> {
   onProgress?: ProgressReporter;
 }
 

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -164,4 +165,57 @@ export async function startServiceProcess(
   await writeFileAtomic(layout.pidFile, JSON.stringify(record, null, 2) + '\n');
   report(`started pid ${pid} for release ${request.releaseId} (log ${logFile})`);
   return pid;
+}
+
+/**
+ * Waits until the started release accepts TCP connections on its port: a release that is up but not yet
+ * listening must not be judged by the health analysis, and one that exits or never listens failed to start.
+ */
+export async function waitUntilListening(
+  layout: LocalLayout,
+  o: { pid: number; port: number; releaseId: string; timeoutMs: number },
+  report: (msg: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + o.timeoutMs;
+  const logFile = path.join(layout.logsDir, `${o.releaseId}.log`);
+  for (;;) {
+    if (await acceptsConnections(o.port)) {
+      report(`release ${o.releaseId} accepts connections on port ${o.port}`);
+      return;
+    }
+    if (!(await stillRunning(o.pid))) {
+      throw refuse(FailureType.TargetCommandFailed, `release ${o.releaseId} exited before accepting connections on port ${o.port}; see its log ${logFile}`);
+    }
+    if (Date.now() > deadline) {
+      throw refuse(
+        FailureType.TargetCommandFailed,
+        `release ${o.releaseId} did not accept connections on port ${o.port} within ${o.timeoutMs} ms; see its log ${logFile}, or raise target.startTimeoutMs`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1_000, () => done(false));
+  });
+}
+
+async function stillRunning(pid: number): Promise<boolean> {
+  // A detached child that exited stays a zombie until reaped: /proc tells it apart, kill(pid, 0) does not.
+  if (HAS_PROC) return (await procStart(pid)) !== null;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

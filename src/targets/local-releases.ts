@@ -60,6 +60,9 @@ export async function stageRelease(
     );
   }
 
+  if (!release.artifactPath) {
+    throw refuse(FailureType.InvalidInput, `release ${releaseId} has no artifact (the spec has no build section); the local target runs built artifacts: add a build section`);
+  }
   const actualSha = await fileSha256(release.artifactPath).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') {
       throw refuse(FailureType.InvalidInput, `artifact ${release.artifactPath} does not exist; build the release first`);

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { unpackArtifact } from '../artifacts';
 import { FailureType, refuse } from '../errors';
 import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './local-config';
-import { liveServiceProcess, startServiceProcess, stopServiceProcess } from './local-process';
+import { liveServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './local-process';
 import {
   pruneReleases,
   readCurrentRelease,
@@ -96,11 +96,12 @@ async function activate(
   if (await swapCurrent(layout, next.releaseId)) report(`current -> releases/${next.releaseId}`);
   await touchRelease(layout, next.releaseId);
   await stopServiceProcess(layout, settings.stopTimeoutMs, report);
-  await startServiceProcess(
+  const pid = await startServiceProcess(
     layout,
     { releaseId: next.releaseId, command: settings.command, port: settings.port, runtimeEnv },
     report,
   );
+  await waitUntilListening(layout, { pid, port: settings.port, releaseId: next.releaseId, timeoutMs: settings.startTimeoutMs }, report);
   await writeTransitionState(layout.stateFile, { previous, next, completed: true, startedAt });
 
   const keep = [next.releaseId, ...(previous ? [previous.releaseId] : [])];

@@ -10,7 +10,8 @@ const releaseToDeploySchema = z.object({
   environment: environmentName,
   version: versionName,
   sha256: sha256Hex,
-  artifactPath: z.string().min(1, 'must name the .tar.gz artifact'),
+  /** Empty for a version built elsewhere (no build section): only the command target can deploy that. */
+  artifactPath: z.string(),
 });
 
 const currentReleaseSchema = z.object({

@@ -35,7 +35,7 @@ export interface HealthPlan {
 }
 
 export type TargetPlan =
-  | { type: 'local'; root: string; port: number; keepReleases: number; stopTimeoutMs: number; command: string[] }
+  | { type: 'local'; root: string; port: number; keepReleases: number; stopTimeoutMs: number; startTimeoutMs?: number; command: string[] }
   | { type: 'command'; deploy: string[]; activate?: string[]; current: string[]; rollback: string[]; timeoutMs: number };
 
 export interface LiveRelease {
@@ -104,6 +104,8 @@ export interface GateState {
   approvers: string[];
   quorum: number;
   approvals: Approval[];
+  /** Distinct approvals counted so far, and how many more the quorum needs. */
+  given: number;
   needed: number;
   deadline: string;
   decision?: 'approved' | 'rejected' | 'timed_out';
