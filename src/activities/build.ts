@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { buildArtifact, findArtifact, verifyArtifact, type StoredArtifact } from '../artifacts';
 import { FailureType, refuse } from '../errors';
@@ -36,8 +37,10 @@ export function buildActivity(_deps: ActivityDeps) {
         throw refuse(FailureType.RollbackRefused, `rollback to ${plan.version}: its artifact is no longer in ${plan.artifactStore}; rebuild is refused because a rollback must run the exact bytes that ran before`);
       }
       if (!plan.build) {
-        // No build configured: the target deploys the version by name (an image tag built elsewhere).
-        return { sha256: EXTERNAL_ARTIFACT, path: '', sizeBytes: 0, commit: 'external', reused: true, migrations: [], requiredConfig: [] };
+        // No build configured: the target deploys the version by name (an image tag built elsewhere). Targets,
+        // the registry and rollbacks identify a release by a sha256, so it gets a stable digest of its name.
+        const identity = createHash('sha256').update(`${EXTERNAL_ARTIFACT}\n${plan.service}\n${plan.version}`).digest('hex');
+        return { sha256: identity, path: '', sizeBytes: 0, commit: EXTERNAL_ARTIFACT, reused: true, migrations: [], requiredConfig: [] };
       }
       const built = await buildArtifact({
         service: plan.service,

@@ -126,7 +126,8 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
     status,
     stage: currentStage,
     waitingFor,
-    pendingGate: gateState,
+    // Only a gate that is still waiting is pending; decided gates live on in the timeline.
+    pendingGate: gate ? gateState : undefined,
     pendingIntervention,
     stages,
     timeline,
@@ -143,6 +144,7 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
     const approval: Approval = { by, at: now(), comment, via };
     gateState.approvals.push(approval);
     approvals.push(approval);
+    gateState.given = gateState.approvals.length;
     gateState.needed = Math.max(0, gate.quorum - gateState.approvals.length);
     note({ kind: 'gate', stage: gate.before, event: `approved by ${by} (${gateState.approvals.length}/${gate.quorum})`, detail: comment });
     if (gateState.needed === 0) gateState.decision = 'approved';
@@ -266,17 +268,22 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
   const waitAtGate = async (g: GatePlan) => {
     gate = g;
     const deadline = new Date(Date.now() + g.timeoutMs).toISOString();
-    gateState = { stage: g.before, approvers: g.approvers, quorum: g.quorum, approvals: [], needed: g.quorum, deadline };
+    gateState = { stage: g.before, approvers: g.approvers, quorum: g.quorum, approvals: [], given: 0, needed: g.quorum, deadline };
     const who = g.approvers.length ? g.approvers.join(' or ') : 'any approver except the requester';
     note({ kind: 'gate', stage: g.before, event: `waiting for ${g.quorum} approval(s) from ${who}`, detail: `deadline ${deadline}` });
     setStatus('awaiting_approval', g.before, `approval before ${g.before}: ${g.quorum} from ${who}, by ${deadline}`);
-    const decided = await condition(() => gateState?.decision !== undefined, g.timeoutMs);
+    let decided: boolean;
+    try {
+      decided = await condition(() => gateState?.decision !== undefined, g.timeoutMs);
+    } finally {
+      // Also on cancellation: once the wait is over, no decision may arrive for this gate.
+      gate = undefined;
+    }
     if (!decided) {
       gateState.decision = 'timed_out';
       note({ kind: 'gate', stage: g.before, event: 'timed out', detail: `no decision by ${deadline}` });
     }
     const decision = gateState.decision!;
-    gate = undefined;
     if (decision === 'approved') {
       setStatus('running', g.before);
       return;
@@ -373,7 +380,6 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
   // ---- compensations: reverse order, not cancellable, never swallowed ----
   const compensate = async () => {
     if (compensations.length === 0) return;
-    setStatus(status === 'running' ? 'running' : status, 'compensating');
     for (const c of [...compensations].reverse()) {
       for (;;) {
         setStatus('running', 'compensating', c.summary);

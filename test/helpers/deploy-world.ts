@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { loadWorkerConfig, type WorkerConfig } from '../../src/config';
@@ -29,11 +30,15 @@ export interface DeployWorld {
   ports: { staging: number; production: number };
   workerEnv: Record<string, string>;
   config: WorkerConfig;
+  /** Changes the spec file the next deploys plan from (e.g. gates for one scenario); `spec` is changed in place. */
+  updateSpec(mutate: (spec: Record<string, any>) => void): Promise<void>;
   /** Starts an in-process worker (bundling the workflow code) unless one is running. */
   startWorker(): Promise<DeployWorker>;
   stopWorker(): Promise<void>;
   /** Starts `npm run worker` as a real process (for crash tests). */
   spawnWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
+  /** Everything a spawned worker wrote to stdout and stderr so far (kept for the whole run). */
+  workerOutput(child: ChildProcess): string;
   deploy(input: { environment: string; version: string; requestedBy?: string; reason?: string }): Promise<WorkflowHandle>;
   outcome(handle: WorkflowHandle): Promise<{ status: string; result: DeployResult }>;
   status(handle: WorkflowHandle): Promise<DeployStatusView>;
@@ -47,8 +52,10 @@ export interface DeployWorld {
  * One isolated world per test file: its own Temporal dev server, orchestrator database, example service
  * databases, data directory and service ports, with the example spec rewritten to point at them.
  */
-export async function startDeployWorld(o: { specOverrides?: (spec: Record<string, any>) => void } = {}): Promise<DeployWorld> {
-  const temporal = await startTestTemporal();
+export async function startDeployWorld(
+  o: { specOverrides?: (spec: Record<string, any>) => void; /** Start the dev server's Web UI too (browser tests). */ ui?: boolean } = {},
+): Promise<DeployWorld> {
+  const temporal = await startTestTemporal({ ui: o.ui });
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-world-'));
   const orchestratorDb = await createTestDatabase('orch');
   const prefix = `t_hello_${randomBytes(3).toString('hex')}`;
@@ -58,7 +65,7 @@ export async function startDeployWorld(o: { specOverrides?: (spec: Record<string
   const spec = YAML.parse(await fs.readFile(path.join(REPO_ROOT, 'examples/hello-service/deploy.yaml'), 'utf8'));
   spec.source.repository = example.sourceRepo;
   spec.timeouts = { heartbeatMs: 3000 };
-  spec.health = { ...spec.health, intervalMs: 100, windowMs: 8000, consecutiveSuccesses: 4, maxConsecutiveFailures: 3 };
+  spec.health = { ...spec.health, intervalMs: 100, windowMs: 8000, requestTimeoutMs: 2000, consecutiveSuccesses: 4, maxConsecutiveFailures: 3, maxP95LatencyMs: 2000 };
   for (const env of ['staging', 'production'] as const) {
     spec.environments[env].config.envFile = example.envFiles[env];
     spec.environments[env].target.root = path.join(dataDir, 'targets', env);
@@ -84,9 +91,14 @@ export async function startDeployWorld(o: { specOverrides?: (spec: Record<string
   let worker: DeployWorker | undefined;
   let running: Promise<void> | undefined;
   const children = new Set<ChildProcess>();
+  const outputs = new WeakMap<ChildProcess, { text: string }>();
 
   const world: DeployWorld = {
     temporal, client, dataDir, specPath, spec, example, orchestratorDb, ports, workerEnv, config,
+    async updateSpec(mutate) {
+      mutate(spec);
+      await fs.writeFile(specPath, YAML.stringify(spec));
+    },
     async startWorker() {
       if (worker) return worker;
       worker = await createDeployWorker({ config, cwd: dataDir });
@@ -100,24 +112,29 @@ export async function startDeployWorld(o: { specOverrides?: (spec: Record<string
       worker = undefined;
     },
     async spawnWorker(extraEnv = {}) {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/worker/main.ts')], {
+      // tsx by absolute URL: the worker's cwd is the temp data dir, where a bare 'tsx' does not resolve.
+      const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(REPO_ROOT, 'src/worker/main.ts')], {
         cwd: dataDir,
         env: { ...process.env, ...workerEnv, ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.add(child);
       child.on('exit', () => children.delete(child));
-      let out = '';
+      const out = { text: '' };
+      outputs.set(child, out);
       await new Promise<void>((resolve, reject) => {
         const onData = (d: Buffer) => {
-          out += d.toString();
-          if (out.includes('worker ready')) resolve();
+          out.text += d.toString();
+          if (out.text.includes('worker ready')) resolve();
         };
         child.stdout!.on('data', onData);
-        child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-        child.once('exit', (code) => reject(new Error(`worker exited with ${code} before ready:\n${out}`)));
+        child.stderr!.on('data', (d: Buffer) => (out.text += d.toString()));
+        child.once('exit', (code) => reject(new Error(`worker exited with ${code} before ready:\n${out.text}`)));
       });
       return child;
+    },
+    workerOutput(child) {
+      return outputs.get(child)?.text ?? '';
     },
     async deploy(input) {
       return startDeploy(client, { spec: specPath, requestedBy: 'carol', ...input }, { taskQueue: 'deploys' });
