@@ -97,7 +97,9 @@ export function resolvePlan(o: {
     .map((g) => ({ before: g.before, approvers: g.approvers, quorum: g.quorum, requesterMayApprove: g.requesterMayApprove, timeoutMs: 'timeoutSeconds' in g && g.timeoutSeconds !== undefined ? g.timeoutSeconds * 1000 : g.timeoutMinutes * 60_000 }))
     .sort((a, b) => STAGES.indexOf(a.before) - STAGES.indexOf(b.before));
 
-  const kind: DeployPlan['kind'] = !o.live ? 'first' : o.live.version === input.version ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';
+  // Nothing live but this version was (e.g. a failed rollback was skipped): deploying it is a rollback, so a
+  // broken current release does not block the way back.
+  const kind: DeployPlan['kind'] = !o.live ? (o.previouslyLive ? 'rollback' : 'first') : o.live.version === input.version ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';
   return {
     service: spec.service,
     environment: input.environment,

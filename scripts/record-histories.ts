@@ -1,0 +1,162 @@
+/**
+ * Records the histories that test/replay.test.ts replays: one run of each main scenario of deployRelease on
+ * a world of its own (dev server, PostgreSQL databases, data dir), exported with
+ * `temporal workflow show --output json` into test/fixtures/histories/<scenario>.json.
+ *
+ *   npx tsx scripts/record-histories.ts              record every scenario
+ *   npx tsx scripts/record-histories.ts rollback     only these scenarios
+ *
+ * Record after a deliberate workflow change, never to silence a replay failure (see CONTRIBUTING.md).
+ * A history that contains a runtime config value is refused: secrets never enter history, and the fixtures
+ * are committed.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { parseConfigSource } from '../src/runtime-config';
+import { approvalUpdate, approveSignal, interveneSignal } from '../src/workflows/definitions';
+import { startDeployWorld, type DeployWorld } from '../test/helpers/deploy-world';
+import { STAGE_WAIT_MS, patientHealth, releaseDirOf, temporalCli } from '../test/helpers/workflow-probes';
+import { formatDuration, info, step } from './lib/log';
+
+const OUT_DIR = path.resolve(__dirname, '../test/fixtures/histories');
+const gateBeforeValidate = { before: 'validate', approvers: ['alice', 'bob'], quorum: 1, requesterMayApprove: false, timeoutMinutes: 60, onTimeout: 'reject' };
+
+interface Scenario {
+  name: string;
+  expect: string;
+  run(world: DeployWorld): Promise<WorkflowHandle>;
+}
+
+async function setStagingSpec(world: DeployWorld, o: { gates?: unknown[]; health?: unknown }): Promise<void> {
+  await world.updateSpec((spec) => {
+    if (o.gates) spec.environments.staging.gates = o.gates;
+    else delete spec.environments.staging.gates;
+    if (o.health) spec.environments.staging.health = o.health;
+    else delete spec.environments.staging.health;
+  });
+}
+
+// Run in this order: each scenario leaves staging or production where the next one expects it.
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'success',
+    expect: 'succeeded',
+    run: async (world) => world.deploy({ environment: 'staging', version: '1.0.0', requestedBy: 'carol' }),
+  },
+  {
+    name: 'rollback',
+    expect: 'rolled_back',
+    run: async (world) => world.deploy({ environment: 'staging', version: '2.0.0', requestedBy: 'carol' }),
+  },
+  {
+    name: 'approved',
+    expect: 'succeeded',
+    run: async (world) => {
+      const handle = await world.deploy({ environment: 'production', version: '1.0.0', requestedBy: 'carol' });
+      await world.waitForStatus(handle, (s) => s.status === 'awaiting_approval', STAGE_WAIT_MS);
+      await handle.signal(approveSignal, { by: 'mallory' }); // refused: not an approver
+      await world.waitForStatus(handle, (s) => s.timeline.some((e) => e.kind === 'signal_refused'), STAGE_WAIT_MS);
+      await handle.signal(approveSignal, { by: 'alice', comment: 'recorded for replay' });
+      return handle;
+    },
+  },
+  {
+    name: 'rejection',
+    expect: 'rejected',
+    run: async (world) => {
+      const handle = await world.deploy({ environment: 'production', version: '1.1.0', requestedBy: 'carol' });
+      await world.waitForStatus(handle, (s) => s.status === 'awaiting_approval', STAGE_WAIT_MS);
+      await handle.executeUpdate(approvalUpdate, { args: [{ decision: 'reject', by: 'bob', comment: 'change freeze' }] });
+      return handle;
+    },
+  },
+  {
+    name: 'intervention',
+    expect: 'rolled_back',
+    run: async (world) => {
+      await setStagingSpec(world, { gates: [gateBeforeValidate] });
+      const handle = await world.deploy({ environment: 'staging', version: '2.0.0', requestedBy: 'carol' });
+      await world.waitForStatus(handle, (s) => s.status === 'awaiting_approval' && s.stage === 'validate', STAGE_WAIT_MS);
+      // The rollback target disappears, so rollbackDeploy fails and the deploy waits for an operator.
+      const previousDir = await releaseDirOf(world, 'staging', '1.0.0');
+      const heldAway = path.join(world.dataDir, 'held-away');
+      await fs.rename(previousDir, heldAway);
+      await handle.signal(approveSignal, { by: 'alice' });
+      await world.waitForStatus(handle, (s) => s.status === 'needs_intervention', STAGE_WAIT_MS);
+      await fs.rename(heldAway, previousDir);
+      await handle.signal(interveneSignal, { by: 'alice', action: 'retry', comment: 'release directory restored' });
+      await world.outcome(handle);
+      await setStagingSpec(world, {});
+      return handle;
+    },
+  },
+  {
+    name: 'cancellation',
+    expect: 'cancelled',
+    run: async (world) => {
+      await setStagingSpec(world, { health: { consecutiveSuccesses: 60, windowMs: 40_000 } });
+      const handle = await world.deploy({ environment: 'staging', version: '1.1.0', requestedBy: 'carol' });
+      await world.waitForStatus(handle, (s) => s.stage === 'validate', STAGE_WAIT_MS);
+      await handle.cancel();
+      await world.outcome(handle);
+      await setStagingSpec(world, {});
+      return handle;
+    },
+  },
+];
+
+/** Every runtime config value of the world's environments that is long enough to be recognised. */
+async function secretValues(world: DeployWorld): Promise<Array<{ name: string; value: string }>> {
+  const found: Array<{ name: string; value: string }> = [];
+  for (const [env, file] of Object.entries(world.example.envFiles)) {
+    const values = parseConfigSource(await fs.readFile(file, 'utf8'), file);
+    for (const [name, value] of Object.entries(values)) if (value.length >= 8) found.push({ name: `${env} ${name}`, value });
+  }
+  if (!found.some((s) => s.name.endsWith('HELLO_API_TOKEN'))) throw new Error('the example config has no HELLO_API_TOKEN: the secret check would prove nothing');
+  return found;
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const unknown = only.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const started = Date.now();
+  const { value: world } = await step('world: dev server, databases, example service, worker', async () => {
+    const w = await startDeployWorld({ specOverrides: patientHealth });
+    await w.startWorker();
+    return w;
+  });
+  try {
+    const secrets = await secretValues(world);
+    await fs.mkdir(OUT_DIR, { recursive: true });
+    // Scenarios depend on their predecessors' state, so all run; only the selected ones are written.
+    for (const scenario of SCENARIOS) {
+      await step(`scenario ${scenario.name} (expect ${scenario.expect})`, async () => {
+        const handle = await scenario.run(world);
+        const { status } = await world.outcome(handle);
+        if (status !== scenario.expect) throw new Error(`scenario ${scenario.name} ended ${status}, expected ${scenario.expect}; nothing written`);
+        if (only.length > 0 && !only.includes(scenario.name)) return;
+        const runId = (await handle.describe()).runId;
+        const shown = await temporalCli(world, ['workflow', 'show', '--workflow-id', handle.workflowId, '--run-id', runId, '--output', 'json']);
+        if (shown.code !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
+        const leaked = secrets.filter((s) => shown.stdout.includes(s.value));
+        if (leaked.length > 0) {
+          throw new Error(`the ${scenario.name} history contains the value of ${leaked.map((s) => s.name).join(', ')}; refusing to write it. Find where the value enters history and pass its name instead.`);
+        }
+        JSON.parse(shown.stdout); // a truncated export must not become a fixture
+        const file = path.join(OUT_DIR, `${scenario.name}.json`);
+        await fs.writeFile(file, shown.stdout.endsWith('\n') ? shown.stdout : `${shown.stdout}\n`);
+        info(`wrote ${path.relative(process.cwd(), file)} (${shown.stdout.length} bytes)`);
+      });
+    }
+  } finally {
+    await world.cleanup();
+  }
+  info(`recorded in ${formatDuration(Date.now() - started)}`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`record-histories: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { historyFromExportedJson } from './helpers/history-json';
+
+// Recorded histories of the main scenarios (scripts/record-histories.ts) replayed against today's workflow
+// code: a change that would break a deploy already running on a worker upgrade fails here, not in production.
+const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
+const REQUIRED = ['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'];
+
+async function fixtures(): Promise<Array<{ name: string; history: { events: Array<Record<string, any>> } }>> {
+  const files = (await fs.readdir(FIXTURES)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (f) => {
+      const text = await fs.readFile(path.join(FIXTURES, f), 'utf8');
+      assert.ok(text.trim().length > 0, `${f} is empty`);
+      return { name: path.basename(f, '.json'), history: JSON.parse(text) };
+    }),
+  );
+}
+
+test('every main scenario has a recorded deployRelease history', async () => {
+  const all = await fixtures();
+  for (const name of REQUIRED) assert.ok(all.some((f) => f.name === name), `test/fixtures/histories/${name}.json is missing; run npx tsx scripts/record-histories.ts`);
+  for (const { name, history } of all) {
+    assert.ok(Array.isArray(history.events) && history.events.length > 0, `${name}: no events`);
+    assert.equal(history.events[0]!.workflowExecutionStartedEventAttributes?.workflowType?.name, 'deployRelease', `${name} is not a deployRelease history`);
+  }
+});
+
+test('today\'s workflow code replays every recorded history without a nondeterminism error', async () => {
+  const all = await fixtures();
+  const results = Worker.runReplayHistories(
+    { workflowsPath: require.resolve('../src/workflows') },
+    all.map(({ name, history }) => ({ workflowId: name, history: historyFromExportedJson(history) })),
+  );
+  const replayed: string[] = [];
+  for await (const r of results) {
+    assert.equal(r.error, undefined, `${r.workflowId} no longer replays: ${r.error?.message ?? ''}\nSee CONTRIBUTING.md (patched) before changing workflow code.`);
+    replayed.push(r.workflowId);
+  }
+  assert.deepEqual(replayed.sort(), all.map((f) => f.name).sort());
+});
