@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { personName } from '../names';
+import { describeIssues } from '../zod-issues';
 
 // Signal and update payloads are external input: validated here, inside the workflow, because a signal
 // has no validator of its own. Free text is bounded and free of control characters.
@@ -14,5 +15,5 @@ export const intervenePayload = z.strictObject({ by: personName, action: z.enum(
 export const approvalUpdatePayload = z.strictObject({ decision: z.enum(['approve', 'reject']), by: personName, comment: freeText.optional() });
 
 export function describePayloadError(name: string, error: z.ZodError): string {
-  return `${name}: ${error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}`;
+  return `${name}: ${describeIssues(error).map((line) => line.replace(/^\(root\)/, '(payload)')).join('; ')}`;
 }
