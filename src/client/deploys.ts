@@ -6,10 +6,10 @@ import type { DeployInput } from '../spec/schema';
 import type { deployRelease } from '../workflows';
 
 export class DeployAlreadyRunning extends Error {
-  constructor(readonly workflowId: string, readonly runId?: string) {
+  constructor(readonly workflowId: string, readonly runId: string | undefined, service: string, environment: string) {
     super(
       `a deploy is already running as ${workflowId}${runId ? ` (run ${runId})` : ''}: one deploy per service and environment at a time. ` +
-        `Follow it with: deployctl status ${workflowId.replace(/^deploy-/, '').replace(/-[^-]+$/, '')} --env ${workflowId.split('-').pop()}`,
+        `Follow it with: deployctl status ${service} --env ${environment}`,
     );
   }
 }
@@ -43,7 +43,7 @@ export async function startDeploy(client: Client, rawInput: unknown, o: { taskQu
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
-      throw new DeployAlreadyRunning(workflowId, running?.runId);
+      throw new DeployAlreadyRunning(workflowId, running?.runId, spec.service, input.environment);
     }
     throw err;
   }

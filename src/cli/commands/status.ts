@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context';
+import { attr, describeDeploy, fetchOutcome, isRunning, queryStatus } from '../deploy-state';
+import { ExitCode } from '../exit-codes';
+import { formatDuration, formatTime, renderResult, renderStatusView } from '../format';
+import { bindAction, type CommandSpec, type ProgramOptions } from '../program';
+import { checkEnvironment, checkService } from '../validate';
+
+interface StatusRequest {
+  service: string;
+  environment: string;
+}
+
+/**
+ * A running deploy is shown from its `status` query; a finished one from its result in history (which
+ * needs no worker), so `status` always answers "how did the last deploy end".
+ */
+async function status(ctx: CliContext, r: StatusRequest): Promise<number> {
+  const { handle, description: d } = await describeDeploy(ctx, r.service, r.environment);
+  const running = isRunning(d);
+  const uiUrl = ctx.uiLink(d.workflowId, d.runId);
+  const view = running ? await queryStatus(ctx, handle) : undefined;
+  const outcome = running ? undefined : await fetchOutcome(handle);
+  const header = {
+    workflowId: d.workflowId,
+    runId: d.runId,
+    running,
+    startTime: d.startTime,
+    closeTime: d.closeTime ?? null,
+    searchAttributes: { status: attr(d, 'status'), stage: attr(d, 'stage'), version: attr(d, 'version'), requestedBy: attr(d, 'requestedBy') },
+    uiUrl,
+  };
+  if (ctx.json) {
+    ctx.io.out(JSON.stringify({ ...header, status: view ?? null, outcome: outcome ?? null }));
+    return ExitCode.ok;
+  }
+  const took = formatDuration((d.closeTime ?? new Date()).getTime() - d.startTime.getTime());
+  ctx.io.out(`${d.workflowId} (run ${d.runId})`);
+  ctx.io.out(`started ${formatTime(d.startTime)}, ${running ? `running for ${took}` : `closed ${formatTime(d.closeTime)} after ${took}`}`);
+  if (running) {
+    if (view) {
+      for (const line of renderStatusView(view)) ctx.io.out(line);
+    } else {
+      ctx.io.out(
+        `${attr(d, 'status') ?? 'running'} at stage ${attr(d, 'stage') ?? '?'} (from search attributes: no worker answered the status query — is one polling task queue "${ctx.config.DEPLOY_TASK_QUEUE}"?)`,
+      );
+    }
+  } else if (outcome) {
+    ctx.io.out('no deploy is running; the last one:');
+    if (outcome.result) for (const line of renderResult(outcome.result, { timelineTail: 6 })) ctx.io.out(line);
+    else ctx.io.out(`${attr(d, 'version') ?? '?'}: ${outcome.outcome}${outcome.reason ? ` — ${outcome.reason}` : ''}`);
+  }
+  ctx.io.out(`Web UI: ${uiUrl}`);
+  return ExitCode.ok;
+}
+
+const statusSpec: CommandSpec<StatusRequest> = {
+  parse([service], opts) {
+    return { service: checkService(service, 'status'), environment: checkEnvironment(opts.env, 'status') };
+  },
+  execute: status,
+};
+
+export function registerStatus(cmd: Command, p: ProgramOptions): Command {
+  cmd
+    .description('the current deploy of a service in an environment (stages, gate, what it waits for), or how the last one ended')
+    .argument('<service>', 'service name from the spec')
+    .requiredOption('--env <environment>', 'environment, e.g. staging')
+    .addHelpText(
+      'after',
+      `
+Example:
+  deployctl status hello-service --env production
+  temporal workflow query --workflow-id deploy-hello-service-production --name status`,
+    );
+  return bindAction(cmd, statusSpec, p);
+}

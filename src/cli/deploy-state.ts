@@ -1,0 +1,73 @@
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { deployWorkflowId } from '../names';
+import type { TypedSearchAttributes } from '@temporalio/common';
+import { SA, statusQuery } from '../workflows/definitions';
+import type { DeployResult, DeployStatus, DeployStatusView } from '../workflows/types';
+import type { CliContext } from './context';
+import { firstLine } from './context';
+import { CliError } from './errors';
+import { ExitCode } from './exit-codes';
+
+/** How a closed deploy ended, read from its result or failure (history only: no worker needed). */
+export interface DeployOutcome {
+  outcome: DeployStatus;
+  reason?: string;
+  result?: DeployResult;
+}
+
+export async function fetchOutcome(handle: WorkflowHandle): Promise<DeployOutcome> {
+  try {
+    const result = (await handle.result()) as DeployResult;
+    return { outcome: result.outcome, reason: result.reason, result };
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cause = err.cause as (Error & { details?: unknown[] }) | undefined;
+    const result = cause?.details?.[0] as DeployResult | undefined;
+    if (result && typeof result === 'object' && 'outcome' in result) return { outcome: result.outcome, reason: result.reason, result };
+    const name = cause?.name ?? '';
+    if (name === 'CancelledFailure') return { outcome: 'cancelled', reason: 'cancelled by an operator' };
+    if (name === 'TerminatedFailure') return { outcome: 'failed', reason: `terminated: ${cause?.message || 'no reason given'} (nothing was rolled back by the orchestrator; check the environment)` };
+    return { outcome: 'failed', reason: cause?.message ?? err.message };
+  }
+}
+
+/** The deploy lock's workflow for a service and environment, described; exit 5 when none ever ran. */
+export async function describeDeploy(ctx: CliContext, service: string, environment: string): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
+  const client: Client = await ctx.temporal();
+  const workflowId = deployWorkflowId(service, environment);
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return { handle, description: await handle.describe() };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new CliError(
+        `no deploy of ${service} to ${environment} was found (workflow ${workflowId} in namespace ${ctx.config.TEMPORAL_NAMESPACE}). ` +
+          `Check the service and --env, or start one with: deployctl deploy <spec> --env ${environment} --version <v>`,
+        ExitCode.notFound,
+      );
+    }
+    throw new CliError(`cannot describe ${workflowId}: ${firstLine(err)}`, ExitCode.unreachable);
+  }
+}
+
+/** The status query, bounded: a deploy whose worker is down must not hang the CLI. */
+export async function queryStatus(ctx: CliContext, handle: WorkflowHandle, timeoutMs = 8_000): Promise<DeployStatusView | undefined> {
+  try {
+    return await ctx.withDeadline(timeoutMs, () => handle.query(statusQuery));
+  } catch {
+    return undefined;
+  }
+}
+
+export const isRunning = (d: WorkflowExecutionDescription) => d.status.name === 'RUNNING';
+
+/** One of the contract's Keyword search attributes of an execution. */
+export function attr(d: { typedSearchAttributes: TypedSearchAttributes }, key: keyof typeof SA): string | undefined {
+  return d.typedSearchAttributes.get(SA[key]);
+}
