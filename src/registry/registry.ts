@@ -125,10 +125,13 @@ export class Registry {
     return rows[0] ? toRow(rows[0]) : null;
   }
 
-  /** Most recent release of that version here that was ever live (for rollbacks: reuse its artifact). */
+  /**
+   * Most recent release of that version here that served as the live release and was later replaced or is
+   * live now. A release rolled back by its own deploy never counts: deploying it again is not a rollback.
+   */
   async lastLiveOf(service: string, environment: string, version: string): Promise<ReleaseRow | null> {
     const { rows } = await this.pool.query(
-      `SELECT * FROM deploy_releases WHERE service=$1 AND environment=$2 AND version=$3 AND live_at IS NOT NULL ORDER BY live_at DESC LIMIT 1`,
+      `SELECT * FROM deploy_releases WHERE service=$1 AND environment=$2 AND version=$3 AND status IN ('live','superseded') ORDER BY live_at DESC LIMIT 1`,
       [service, environment, version],
     );
     return rows[0] ? toRow(rows[0]) : null;

@@ -123,7 +123,10 @@ async function handle(req, res) {
   return send(res, 404, { error: `no route for ${url.pathname}` });
 }
 
+let stopping = false;
 const server = http.createServer((req, res) => {
+  // While stopping, ask keep-alive clients (probes, load balancers) to reconnect, so the old release can exit.
+  if (stopping) res.setHeader('connection', 'close');
   handle(req, res).catch(() => send(res, 500, { error: 'internal error' }));
 });
 
@@ -136,7 +139,6 @@ server.listen(port, host, () => {
   log(`${buildInfo.version}${commit} listening on http://${host}:${port} pid ${process.pid}${warning}`);
 });
 
-let stopping = false;
 function stop(signal) {
   if (stopping) return;
   stopping = true;
