@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LineTail, forEachLine } from '../../scripts/lib/log';
+import type { Cleanup } from './cleanup';
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+
+export interface WorkerProcess {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  /** SIGTERM (graceful: in-flight activities get the grace time), SIGKILL after 15 s. */
+  stop(): Promise<void>;
+  /** SIGKILL now: the crash the recovery benchmark simulates. */
+  kill(): void;
+  exited(): boolean;
+}
+
+/**
+ * Starts a worker as its own process (so its memory is its own, and so it can be killed like a real one)
+ * and waits for its "worker ready" line. Output goes to `<logDir>/<name>.log`.
+ */
+export async function startWorkerProcess(o: {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  cwd: string;
+  logDir: string;
+  cleanup: Cleanup;
+  readyTimeoutMs?: number;
+}): Promise<WorkerProcess> {
+  // tsx by absolute URL: the worker runs in a temp directory, where a bare "tsx" would not resolve.
+  const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, o.entry], {
+    cwd: o.cwd,
+    env: { ...process.env, ...o.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = createWriteStream(path.join(o.logDir, `${o.name}.log`), { flags: 'a' });
+  const tail = new LineTail(30);
+  let ready: () => void = () => undefined;
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
+  const onLine = (line: string) => {
+    tail.push(line);
+    log.write(`${line}\n`);
+    if (line.includes('worker ready')) ready();
+  };
+  forEachLine(child.stdout!, onLine);
+  forEachLine(child.stderr!, onLine);
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve();
+    });
+    child.on('error', () => {
+      exit = { code: null, signal: null };
+      resolve();
+    });
+  });
+
+  const stop = async () => {
+    if (!exit) {
+      child.kill('SIGTERM');
+      const forced = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exitPromise;
+      clearTimeout(forced);
+    }
+    await new Promise<void>((resolve) => log.end(resolve));
+  };
+  o.cleanup.add(`stop worker ${o.name}`, stop);
+
+  const timeoutMs = o.readyTimeoutMs ?? 120_000;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    readyPromise.then(() => 'ready' as const),
+    exitPromise.then(() => 'exited' as const),
+    new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== 'ready') {
+    await stop();
+    throw new Error(
+      `worker ${o.name} (${path.relative(REPO_ROOT, o.entry)}) ${outcome === 'exited' ? `exited (${exit?.signal ?? `code ${exit?.code}`})` : `was not ready within ${timeoutMs} ms`} ` +
+        `before printing "worker ready"; its last output:\n${tail.text() || '(none)'}`,
+    );
+  }
+  return {
+    name: o.name,
+    pid: child.pid!,
+    child,
+    stop,
+    kill: () => {
+      if (!exit) child.kill('SIGKILL');
+    },
+    exited: () => exit !== undefined,
+  };
+}
+
+/** VmRSS and VmHWM (peak) of a process in MB, from /proc; null when it is gone. */
+export async function readMemory(pid: number): Promise<{ rssMb: number; hwmMb: number } | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; returns the highest sample and the kernel's VmHWM. */
+export function sampleMemory(pid: number, everyMs = 100): { stop(): Promise<{ peakSampledMb: number; hwmMb: number; samples: number }> } {
+  let peak = 0;
+  let hwm = 0;
+  let samples = 0;
+  const take = async () => {
+    const m = await readMemory(pid);
+    if (!m) return;
+    samples++;
+    peak = Math.max(peak, m.rssMb);
+    hwm = Math.max(hwm, m.hwmMb);
+  };
+  void take();
+  const timer = setInterval(() => void take(), everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await take();
+      return { peakSampledMb: peak, hwmMb: hwm, samples };
+    },
+  };
+}
+
+/** Process groups led by children of `pid` (target commands run in their own group), from /proc. */
+export async function childProcessGroups(pid: number): Promise<number[]> {
+  const groups = new Set<number>();
+  for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === pid) groups.add(Number(fields[2]));
+  }
+  groups.delete(pid);
+  return [...groups];
+}
+
+export function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../../scripts/lib/dev-server';
+import { dropDatabase, ensureDatabase, LOCAL_POSTGRES_ADMIN_URL } from '../../scripts/lib/postgres';
+import { findOrBuildTemporalCli, temporalCliVersion } from '../../scripts/lib/temporal-cli';
+import type { Cleanup } from './cleanup';
+import { startAlwaysReadyEndpoint, type HealthEndpoint } from './health-endpoint';
+import { REPO_ROOT, startWorkerProcess, type WorkerProcess } from './processes';
+import { progress } from './progress';
+
+export const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? LOCAL_POSTGRES_ADMIN_URL;
+
+export interface BenchWorld {
+  cli: string;
+  cliVersion: string;
+  server: DevServer;
+  client: Client;
+  dataDir: string;
+  logDir: string;
+  /** Suffix shared by this run's databases: bench_<id>_… */
+  runId: string;
+  orchestratorDbUrl: string;
+  health: HealthEndpoint;
+  /** A real deploy worker: node --import tsx src/worker/main.ts, configured from the environment only. */
+  startDeployWorker(name: string, taskQueue: string, extraEnv?: Record<string, string>): Promise<WorkerProcess>;
+  startBaselineWorker(name: string, taskQueue: string): Promise<WorkerProcess>;
+  /** Creates a database for this run and drops it at cleanup. */
+  createDatabase(purpose: string): Promise<{ name: string; url: string }>;
+  /** Drops a database someone else created for this run at cleanup. */
+  trackDatabase(name: string): void;
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * One isolated world for the whole run: its own headless in-memory dev server, orchestrator database, temp
+ * directory and always-ready health endpoint, plus both workflow bundles built once (as production ships
+ * them), so the worker processes spend nothing on bundling and their memory is their steady state.
+ */
+export async function startBenchWorld(cleanup: Cleanup): Promise<BenchWorld> {
+  const runId = randomBytes(3).toString('hex');
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-bench-'));
+  cleanup.add(`remove ${dataDir}`, () => fs.rm(dataDir, { recursive: true, force: true }));
+  const logDir = path.join(dataDir, 'logs');
+  await fs.mkdir(logDir, { recursive: true });
+
+  const cli = await findOrBuildTemporalCli({ onProgress: progress });
+  const cliVersion = (await temporalCliVersion(cli)).raw;
+  progress(`starting a headless in-memory Temporal dev server (${cliVersion})`);
+  const server = await startDevServer({ cli, headless: true, logFile: path.join(logDir, 'temporal.log') });
+  cleanup.add('stop the dev server', () => server.stop());
+  const connection = await Connection.connect({ address: server.address });
+  cleanup.add('close the client connection', () => connection.close());
+  const client = new Client({ connection });
+
+  const databases: string[] = [];
+  cleanup.add('drop the bench databases', async () => {
+    for (const name of databases) await dropDatabase(ADMIN_URL, name);
+  });
+  const createDatabase = async (purpose: string) => {
+    const name = `bench_${runId}_${purpose}`;
+    databases.push(name);
+    await ensureDatabase(ADMIN_URL, name);
+    return { name, url: databaseUrl(name) };
+  };
+  const orchestrator = await createDatabase('orch');
+
+  const health = await startAlwaysReadyEndpoint();
+  cleanup.add('close the health endpoint', () => health.close());
+
+  progress('bundling the deploy and baseline workflow code');
+  const bundleDir = path.join(dataDir, 'bundles');
+  await fs.mkdir(bundleDir);
+  const quietLogger = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: (m: string) => progress(`bundler: ${m}`), error: (m: string) => progress(`bundler: ${m}`) };
+  const bundles = { deploy: path.join(bundleDir, 'deploy.js'), bare: path.join(bundleDir, 'bare.js') };
+  await fs.writeFile(bundles.deploy, (await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'src/workflows/index.ts'), logger: quietLogger })).code);
+  await fs.writeFile(bundles.bare, (await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'bench/baseline/workflows.ts'), logger: quietLogger })).code);
+
+  const common = { TEMPORAL_ADDRESS: server.address, LOG_LEVEL: 'WARN', WORKER_MAX_CONCURRENT_ACTIVITIES: '100' };
+  return {
+    cli,
+    cliVersion,
+    server,
+    client,
+    dataDir,
+    logDir,
+    runId,
+    orchestratorDbUrl: orchestrator.url,
+    health,
+    createDatabase,
+    trackDatabase: (name) => void databases.push(name),
+    startDeployWorker: (name, taskQueue, extraEnv = {}) =>
+      startWorkerProcess({
+        name,
+        entry: path.join(REPO_ROOT, 'src/worker/main.ts'),
+        cwd: dataDir,
+        logDir,
+        cleanup,
+        env: {
+          ...common,
+          DEPLOY_TASK_QUEUE: taskQueue,
+          DEPLOY_DATABASE_URL: orchestrator.url,
+          DEPLOY_DATA_DIR: path.join(dataDir, 'orchestrator'),
+          DEPLOY_WORKFLOW_BUNDLE: bundles.deploy,
+          WORKER_HEALTH_PORT: '0',
+          WORKER_SHUTDOWN_GRACE_MS: '2000',
+          ...extraEnv,
+        },
+      }),
+    startBaselineWorker: (name, taskQueue) =>
+      startWorkerProcess({
+        name,
+        entry: path.join(REPO_ROOT, 'bench/baseline/worker.ts'),
+        cwd: dataDir,
+        logDir,
+        cleanup,
+        env: { ...common, BENCH_TASK_QUEUE: taskQueue, BENCH_WORKFLOW_BUNDLE: bundles.bare },
+      }),
+  };
+}
