@@ -1,0 +1,678 @@
+/**
+ * `npm run demo`: setup, the stack (Temporal dev server + Web UI + worker), then a rehearsal of the
+ * example's runbook with the Temporal CLI, the way an operator would run it:
+ *   1. hello-service 1.0.0 → staging
+ *   2. 1.1.0 → staging (an expand migration; its ledger line is shown)
+ *   3. the known-bad 2.0.0 → staging: breaches its health thresholds and rolls back by itself
+ *   4. 1.1.0 → production: waits at the approval gate until alice approves through `temporal workflow signal`
+ * It exits 0 only when every outcome is the expected one.
+ *
+ * The world is reset before the rehearsal (see resetExampleWorld): the example's service processes are
+ * stopped, its databases recreated, its target directories and registry rows removed. Deploy history in
+ * Temporal (.data/temporal.db) and the content-addressed artifacts are kept: they are an audit trail and a
+ * cache, and nothing in them changes what the rehearsal does.
+ *
+ *   npm run demo                 rehearse, then stop the worker and the server
+ *   npm run demo -- --keep       leave server, Web UI and worker running (state in .data/demo-stack.json)
+ *   npm run demo -- --stop       stop a stack left running by --keep
+ *
+ * Env: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), WORKER_HEALTH_PORT (8091); busy ports are replaced by
+ * free ones and the demo says so.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client as PgClient } from 'pg';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { loadSpec } from '../src/spec/load';
+import { createLocalTarget } from '../src/targets';
+import { localLayout } from '../src/targets/local-config';
+import { liveServiceProcess, stopServiceProcess } from '../src/targets/local-process';
+import { statusQuery } from '../src/workflows/definitions';
+import type { DeployResult, DeployStatusView } from '../src/workflows/types';
+import type { DeploySpec } from '../src/spec/schema';
+import { formatDuration } from './lib/log';
+import { dropDatabase, ensureDatabase } from './lib/postgres';
+import { isServing } from './lib/dev-server';
+import { isAlive, startStack, stopPid, type Stack } from './lib/stack';
+import { DATA_DIR, ROOT, runSetup } from './setup';
+
+const execFileAsync = promisify(execFile);
+
+const SPEC = 'examples/hello-service/deploy.yaml';
+const STATE_FILE = path.join(DATA_DIR, 'demo-stack.json');
+const RUNBOOK_OUT = '.data/runbook-hello-service-production.md';
+const DEPLOY_TIMEOUT_MS = 10 * 60_000;
+
+interface Step {
+  n: number;
+  title: string;
+  environment: 'staging' | 'production';
+  version: string;
+  expected: DeployResult['outcome'];
+}
+
+const STEPS: Step[] = [
+  { n: 1, title: 'first release', environment: 'staging', version: '1.0.0', expected: 'succeeded' },
+  { n: 2, title: 'expand migration', environment: 'staging', version: '1.1.0', expected: 'succeeded' },
+  { n: 3, title: 'known-bad release: must roll back by itself', environment: 'staging', version: '2.0.0', expected: 'rolled_back' },
+  { n: 4, title: 'production behind an approval gate', environment: 'production', version: '1.1.0', expected: 'succeeded' },
+];
+
+interface StepReport {
+  step: Step;
+  outcome: string;
+  ok: boolean;
+  durationMs: number;
+  uiLink: string;
+  problems: string[];
+}
+
+/** A stack left by `--keep`, recorded so that `--stop` and the next demo can find it. */
+interface KeptStack {
+  address: string;
+  uiUrl?: string;
+  healthUrl: string;
+  workerPid: number;
+  serverPid?: number;
+  logs: { temporal: string; worker: string };
+  keptAt: string;
+}
+
+const demoStarted = Date.now();
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const clock = () => {
+  const s = Math.floor((Date.now() - demoStarted) / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+};
+
+// ---------- what the demo holds, for Ctrl-C and failures ----------
+
+let stack: Stack | undefined;
+let adopted: KeptStack | undefined;
+let keep = false;
+let connection: Connection | undefined;
+let inFlight: { client: Client; workflowId: string; runId: string } | undefined;
+let exiting = false;
+let demoSpec: DeploySpec | undefined;
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => !['--keep', '--stop', '--help', '-h'].includes(a));
+  if (args.includes('--help') || args.includes('-h') || unknown.length > 0) {
+    if (unknown.length > 0) out(`Unknown option ${unknown.join(' ')}.`);
+    out('Usage: npm run demo [-- --keep | -- --stop]');
+    out('  --keep   leave the Temporal server, its Web UI and the worker running after the rehearsal');
+    out('  --stop   stop a stack left running by --keep');
+    return unknown.length > 0 ? 2 : 0;
+  }
+  if (args.includes('--stop')) return stopKeptStack();
+  keep = args.includes('--keep');
+  process.on('SIGINT', () => void interrupt('SIGINT'));
+  process.on('SIGTERM', () => void interrupt('SIGTERM'));
+
+  out('Deploy orchestrator demo: setup, the stack, then the example runbook rehearsed with the Temporal CLI.');
+  out(`(${keep ? '--keep: the stack stays up afterwards' : 'the stack stops afterwards; -- --keep leaves it up'}; Ctrl-C stops everything)`);
+  out();
+  const setup = await runSetup();
+  const cli = setup.cli;
+
+  out();
+  out(`[${clock()}] Starting the stack…`);
+  const { address, uiUrl } = await startOrAdoptStack(cli, setup.databaseUrl);
+  connection = await Connection.connect({ address, connectTimeout: '10s' });
+  const client = new Client({ connection });
+  const { spec } = await loadSpec(SPEC, ROOT);
+  demoSpec = spec;
+
+  // A deploy still running under the lock ID belongs to someone (a previous demo, an operator): never reset under it.
+  for (const environment of ['staging', 'production'] as const) {
+    const workflowId = `deploy-${spec.service}-${environment}`;
+    let running = await runningExecution(client, workflowId);
+    if (running?.cancelRequested) {
+      // Cancelled while no worker ran (e.g. after an interrupted demo): this worker now runs its compensations.
+      out(`  ${workflowId} (run ${running.runId}) was cancelled; waiting for its compensations to finish…`);
+      const handle = client.workflow.getHandle(workflowId, running.runId);
+      await Promise.race([handle.result().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 120_000))]);
+      running = await runningExecution(client, workflowId);
+    }
+    if (running) {
+      out();
+      out(`${workflowId} is still running (run ${running.runId}), started by a previous demo or by an operator.`);
+      out('The demo resets the example\'s world, so it will not run beside a live deploy. Follow or cancel that deploy first:');
+      out(`  ${uiLink(uiUrl, workflowId, running.runId)}`);
+      out(`  temporal workflow cancel${addressFlag(address)} --workflow-id ${workflowId}`);
+      out('then run npm run demo again (it waits for a cancelled deploy to finish rolling back).');
+      return 1;
+    }
+  }
+
+  out();
+  out(`[${clock()}] Resetting the example's world so the rehearsal starts from nothing deployed:`);
+  await resetExampleWorld(spec, setup.adminUrl, setup.databaseUrl, setup.example.databases);
+
+  out();
+  out(`[${clock()}] Rehearsing the runbook. temporal = ${cli}`);
+  const reports: StepReport[] = [];
+  for (const step of STEPS) {
+    if (interrupted) return waitForShutdown();
+    reports.push(await rehearse(step, { client, cli, address, uiUrl, spec, adminUrl: setup.adminUrl, databases: setup.example.databases }));
+  }
+
+  if (interrupted) return waitForShutdown();
+  out();
+  await writeRunbook(address);
+
+  const allOk = reports.every((r) => r.ok);
+  out();
+  printSummary(reports);
+  out();
+  out(`Total wall time: ${formatDuration(Date.now() - demoStarted)}. ${allOk ? 'Every outcome was the expected one.' : 'Some outcomes were NOT the expected ones (see above).'}`);
+  if (uiUrl) out(`All deploys of hello-service in the Web UI: ${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('DeployService="hello-service"')}`);
+  return allOk ? 0 : 1;
+}
+
+// ---------- the stack ----------
+
+async function startOrAdoptStack(cli: string, databaseUrl: string): Promise<{ address: string; uiUrl?: string }> {
+  const kept = await readKeptStack();
+  if (kept) {
+    const serverUp = await isServing(cli, kept.address);
+    const workerUp = isAlive(kept.workerPid) && (await httpOk(kept.healthUrl));
+    if (serverUp && workerUp) {
+      adopted = kept;
+      out(`  reusing the stack kept by a previous demo (--keep): server ${kept.address}, worker pid ${kept.workerPid}`);
+      printStack(kept.address, kept.uiUrl, kept.healthUrl, kept.logs);
+      return { address: kept.address, uiUrl: kept.uiUrl };
+    }
+    out(`  a stack recorded in ${path.relative(ROOT, STATE_FILE)} is no longer complete; stopping what is left of it`);
+    await stopKeptProcesses(kept);
+  }
+  stack = await startStack({
+    cli,
+    databaseUrl,
+    cwd: ROOT,
+    dataDir: '.data',
+    logDir: DATA_DIR,
+    dbFilename: path.join(DATA_DIR, 'temporal.db'),
+    temporalPort: portFromEnv('TEMPORAL_PORT', 7233),
+    uiPort: portFromEnv('TEMPORAL_UI_PORT', 8233),
+    healthPort: portFromEnv('WORKER_HEALTH_PORT', 8091),
+    onNotice: (line) => out(`  ${line}`),
+  });
+  printStack(stack.address, stack.uiUrl, stack.healthUrl, stack.logs);
+  // A worker that dies mid-rehearsal would leave the demo waiting on a deploy nobody runs.
+  void stack.workerExit.then((how) => {
+    if (!exiting) {
+      out(`\nThe worker exited unexpectedly (${how}); its log is ${path.relative(ROOT, stack!.logs.worker)}.`);
+      void shutdown(1);
+    }
+  });
+  return { address: stack.address, uiUrl: stack.uiUrl };
+}
+
+function printStack(address: string, uiUrl: string | undefined, healthUrl: string, logs: { temporal: string; worker: string }): void {
+  out(`  Temporal server  ${address}  (history kept in .data/temporal.db)`);
+  out(`  Web UI           ${uiUrl ?? '(unknown for a reused server)'}`);
+  out(`  Worker           ${healthUrl}  (task queue deploys, DEPLOY_DATA_DIR=.data)`);
+  out(`  Logs             ${path.relative(ROOT, logs.temporal)}, ${path.relative(ROOT, logs.worker)}`);
+}
+
+async function readKeptStack(): Promise<KeptStack | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(STATE_FILE, 'utf8')) as KeptStack;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stopKeptProcesses(kept: KeptStack): Promise<void> {
+  await stopPid(kept.workerPid, 45_000);
+  if (kept.serverPid) await stopPid(kept.serverPid, 15_000);
+  await fs.rm(STATE_FILE, { force: true });
+}
+
+async function stopKeptStack(): Promise<number> {
+  const kept = await readKeptStack();
+  if (!kept) {
+    out(`No kept stack recorded in ${path.relative(ROOT, STATE_FILE)}: nothing to stop.`);
+    return 0;
+  }
+  out(`Stopping the worker (pid ${kept.workerPid})${kept.serverPid ? ` and then the Temporal server (pid ${kept.serverPid})` : ''}…`);
+  await stopKeptProcesses(kept);
+  out('Stopped.');
+  return 0;
+}
+
+async function shutdown(code: number): Promise<never> {
+  if (exiting) return new Promise<never>(() => undefined);
+  exiting = true;
+  if (keep) {
+    await connection?.close().catch(() => undefined);
+    if (stack) {
+      const kept: KeptStack = {
+        address: stack.address,
+        uiUrl: stack.uiUrl,
+        healthUrl: stack.healthUrl,
+        workerPid: stack.worker.pid,
+        serverPid: stack.server?.pid,
+        logs: stack.logs,
+        keptAt: new Date().toISOString(),
+      };
+      await fs.writeFile(STATE_FILE, `${JSON.stringify(kept, null, 2)}\n`);
+      stack.detach();
+    }
+    const k = adopted ?? (await readKeptStack());
+    out();
+    out('--keep: the stack stays up.');
+    if (k) {
+      out(`  Web UI  ${k.uiUrl ?? '(unknown)'}    Temporal ${k.address}    worker pid ${k.workerPid}${k.serverPid ? `, server pid ${k.serverPid}` : ''}`);
+      if (demoSpec) {
+        for (const [environment, env] of Object.entries(demoSpec.environments)) {
+          if (env.target.type === 'local') out(`  ${demoSpec.service} ${environment}: http://127.0.0.1:${env.target.port}/`);
+        }
+      }
+      out('  Stop it with: npm run demo -- --stop  (the example services keep running until the next demo resets them)');
+      out(`  (or by hand: kill -TERM -${k.workerPid}; then kill -TERM -${k.serverPid ?? '<server pid>'})`);
+    }
+    process.exit(code);
+  }
+  await stopExampleServices();
+  if (stack || adopted) out(`\n[${clock()}] Stopping the worker, then the Temporal server…`);
+  await stack?.stop();
+  if (adopted) await stopKeptProcesses(adopted);
+  if (stack || adopted) out('Stopped.');
+  await connection?.close().catch(() => undefined);
+  process.exit(code);
+}
+
+/** Ctrl-C: a deploy in flight is cancelled (its compensations run) before the worker stops, so no deploy is left running. */
+let interrupted = false;
+/** After Ctrl-C the interrupt handler owns the exit; the rehearsal just stops where it is. */
+function waitForShutdown(): Promise<never> {
+  return new Promise<never>(() => undefined);
+}
+async function interrupt(signal: string): Promise<void> {
+  // npm's launcher forwards the terminal's Ctrl-C, so the same interrupt can arrive twice.
+  if (exiting || interrupted) return;
+  interrupted = true;
+  out(`\n${signal}: stopping.`);
+  const deploy = inFlight;
+  if (deploy) {
+    out(`  cancelling ${deploy.workflowId} so that it rolls back instead of waiting for a worker…`);
+    const handle = deploy.client.workflow.getHandle(deploy.workflowId, deploy.runId);
+    await handle.cancel().catch(() => undefined);
+    await Promise.race([handle.result().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 30_000))]);
+  }
+  await shutdown(130);
+}
+
+/** Without --keep nothing the demo started stays up, the deployed example services included. */
+async function stopExampleServices(): Promise<void> {
+  if (!demoSpec) return;
+  for (const [environment, env] of Object.entries(demoSpec.environments)) {
+    if (env.target.type !== 'local') continue;
+    const layout = localLayout(path.resolve(ROOT, env.target.root));
+    const live = await liveServiceProcess(layout).catch(() => null);
+    if (!live) continue;
+    await stopServiceProcess(layout, env.target.stopTimeoutMs, () => undefined).catch(() => undefined);
+    out(`Stopped ${demoSpec.service} in ${environment} (pid ${live.pid}, port ${env.target.port}); its releases stay in ${env.target.root}.`);
+  }
+}
+
+// ---------- resetting the example's world ----------
+
+async function resetExampleWorld(
+  spec: DeploySpec,
+  adminUrl: string,
+  databaseUrl: string,
+  databases: Record<'staging' | 'production', string>,
+): Promise<void> {
+  for (const [environment, env] of Object.entries(spec.environments)) {
+    if (env.target.type !== 'local') continue;
+    const root = path.resolve(ROOT, env.target.root);
+    const target = createLocalTarget({
+      root,
+      command: spec.runtime.command,
+      port: env.target.port,
+      keepReleases: env.target.keepReleases,
+      stopTimeoutMs: env.target.stopTimeoutMs,
+    });
+    const status = await target.status().catch(() => undefined);
+    await target.rollback(null, {}).catch(() => undefined);
+    await fs.rm(root, { recursive: true, force: true });
+    const stopped = status?.pid ? `stopped its service (pid ${status.pid}, port ${env.target.port}), ` : '';
+    out(`  ${environment}: ${stopped}cleared ${path.relative(ROOT, root)}`);
+  }
+  for (const [environment, name] of Object.entries(databases)) {
+    await dropDatabase(adminUrl, name);
+    await ensureDatabase(adminUrl, name);
+    out(`  ${environment}: database ${name} dropped and created empty`);
+  }
+  const pg = new PgClient({ connectionString: databaseUrl });
+  await pg.connect();
+  try {
+    let removed = 0;
+    for (const table of ['deploy_releases', 'deploy_contract_baselines']) {
+      const { rows } = await pg.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);
+      if (!rows[0]?.present) continue;
+      removed += (await pg.query(`DELETE FROM ${table} WHERE service = $1`, [spec.service])).rowCount ?? 0;
+    }
+    out(`  release registry: ${removed} row(s) of ${spec.service} removed`);
+  } finally {
+    await pg.end();
+  }
+  out('  kept: deploy history in Temporal (.data/temporal.db) and the content-addressed artifacts (.data/artifacts)');
+}
+
+// ---------- one rehearsal step ----------
+
+interface RehearsalContext {
+  client: Client;
+  cli: string;
+  address: string;
+  uiUrl?: string;
+  spec: DeploySpec;
+  adminUrl: string;
+  databases: Record<'staging' | 'production', string>;
+}
+
+async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> {
+  const workflowId = `deploy-${ctx.spec.service}-${step.environment}`;
+  const port = (ctx.spec.environments[step.environment]!.target as { port: number }).port;
+  out();
+  out(`[${clock()}] Step ${step.n}/${STEPS.length}: ${ctx.spec.service} ${step.version} → ${step.environment} (${step.title}); expected: ${step.expected}`);
+
+  const input = JSON.stringify({ spec: SPEC, environment: step.environment, version: step.version, requestedBy: 'carol' });
+  const startArgs = ['workflow', 'start', ...addressArgs(ctx.address), '--task-queue', 'deploys', '--type', 'deployRelease', '--workflow-id', workflowId, '--input', input];
+  const started = Date.now();
+  const since = () => `+${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+  out(`  $ ${shellCommand(['temporal', ...startArgs])}`);
+  const start = await runCli(ctx.cli, startArgs);
+  if (start.code !== 0) {
+    const already = /already (started|running)/i.test(start.output);
+    out(already
+      ? `  ${workflowId} is already running: another deploy holds the lock. Stopping the demo; follow or cancel that deploy first.`
+      : `  the Temporal CLI failed (exit ${start.code}):\n${indent(start.output)}`);
+    throw new Error(`could not start ${workflowId}`);
+  }
+  const runId = /RunId\s+(\S+)/.exec(start.output)?.[1];
+  if (!runId) throw new Error(`the Temporal CLI did not print a RunId:\n${start.output}`);
+  const link = uiLink(ctx.uiUrl, workflowId, runId);
+  out(`  started run ${runId}`);
+  out(`  UI: ${link}`);
+
+  inFlight = { client: ctx.client, workflowId, runId };
+  const handle = ctx.client.workflow.getHandle(workflowId, runId);
+  const outcome = await follow(handle, since, async (view) => {
+    // The gate: approve as alice through the Temporal CLI, exactly as an operator would.
+    if (view.status !== 'awaiting_approval') return false;
+    const signalArgs = ['workflow', 'signal', ...addressArgs(ctx.address), '--workflow-id', workflowId, '--name', 'approve', '--input', JSON.stringify({ by: 'alice', comment: 'demo' })];
+    out(`  ${since()}  approving as alice through the Temporal CLI:`);
+    out(`          $ ${shellCommand(['temporal', ...signalArgs])}`);
+    const signal = await runCli(ctx.cli, signalArgs);
+    if (signal.code !== 0) throw new Error(`temporal workflow signal failed (exit ${signal.code}):\n${signal.output}`);
+    out(`  ${since()}  ${signal.output.trim() || 'signal sent'}`);
+    return true;
+  });
+  inFlight = undefined;
+  if (interrupted) return waitForShutdown();
+  const durationMs = Date.now() - started;
+
+  const problems: string[] = [];
+  const result = outcome.result;
+  if (outcome.status !== step.expected) {
+    problems.push(`ended ${outcome.status}${result?.reason ? ` (${result.reason})` : ''}, expected ${step.expected}`);
+  }
+
+  // What an operator would check after each step.
+  if (step.n === 2) {
+    const ledger = await ledgerLines(ctx.adminUrl, ctx.databases.staging);
+    const added = ledger.find((l) => l.startsWith('002_'));
+    if (added) out(`  migration ledger (${ctx.databases.staging}.deploy_schema_migrations): ${added}`);
+    else problems.push('the ledger has no 002_ migration');
+  }
+  if (step.n === 3 && result) {
+    const health = result.health as { breached?: string; reason?: string } | undefined;
+    out(`  breached threshold: ${health?.breached ?? '(none reported)'}: ${health?.reason ?? result.reason ?? ''}`);
+    const comp = result.compensations.at(-1);
+    if (comp) out(`  compensation: ${comp.name} ${comp.status}`);
+  }
+  if (step.n === 4 && result) {
+    const approvals = result.approvals.map((a) => `${a.by} (via ${a.via}${a.comment ? `: "${a.comment}"` : ''})`).join(', ');
+    out(`  approved by: ${approvals || 'nobody?'}`);
+    if (!result.approvals.some((a) => a.by === 'alice')) problems.push('alice\'s approval is not in the result');
+  }
+  const expectedVersion = step.n === 3 ? '1.1.0' : step.version;
+  const answer = await serviceVersion(port);
+  if (answer === expectedVersion) {
+    out(`  http://127.0.0.1:${port}/ answers version ${answer}${step.n === 3 ? ' again' : ''}`);
+  } else {
+    problems.push(`http://127.0.0.1:${port}/ answers ${answer ?? 'nothing'}, expected ${expectedVersion}`);
+  }
+
+  const ok = problems.length === 0;
+  out(`  ${ok ? '✓' : '✗'} ${outcome.status}${ok ? ' as expected' : ''} in ${formatDuration(durationMs)}`);
+  for (const p of problems) out(`  ✗ ${p}`);
+  return { step, outcome: outcome.status, ok, durationMs, uiLink: link, problems };
+}
+
+/**
+ * Prints the deploy as it happens (stage changes and timeline entries from the `status` query) until it
+ * closes; `onView` may act on a view (the approval) and returns true once it has.
+ */
+async function follow(
+  handle: WorkflowHandle,
+  since: () => string,
+  onView: (view: DeployStatusView) => Promise<boolean>,
+): Promise<{ status: string; result: DeployResult | undefined }> {
+  let done = false;
+  // Settled, never rejected: a rejection must surface where the outcome is awaited, not as an unhandled one.
+  const resultPromise = outcomeOf(handle).then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  void resultPromise.then(() => {
+    done = true;
+  });
+  let printed = 0;
+  let lastStage = '';
+  let acted = false;
+  const deadline = Date.now() + DEPLOY_TIMEOUT_MS;
+  const show = (view: DeployStatusView) => {
+    // What finished first, then where the deploy is now.
+    for (const entry of view.timeline.slice(printed)) {
+      const what = [entry.stage, entry.event].filter(Boolean).join(' ');
+      out(`  ${since()}    ${what}${entry.detail ? `: ${clip(entry.detail)}` : ''}`);
+    }
+    printed = Math.max(printed, view.timeline.length);
+    const where = `${view.status}/${view.stage}`;
+    if (where !== lastStage) {
+      lastStage = where;
+      if (view.stage !== 'done') out(`  ${since()}  ▶ ${view.stage}${view.status !== 'running' ? ` (${view.status})` : ''}${view.waitingFor ? `: waiting for ${view.waitingFor}` : ''}`);
+    }
+  };
+  while (!done) {
+    const view = await handle.query(statusQuery).catch(() => undefined);
+    if (view) {
+      show(view);
+      if (!acted) acted = await onView(view);
+    }
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId} did not finish within ${formatDuration(DEPLOY_TIMEOUT_MS)}`);
+    await Promise.race([resultPromise, new Promise((resolve) => setTimeout(resolve, 400))]);
+  }
+  const settled = await resultPromise;
+  if ('error' in settled) throw settled.error;
+  const outcome = settled.value;
+  // The closed workflow still answers the query from its history: print what happened since the last poll.
+  const last = await handle.query(statusQuery).catch(() => undefined);
+  if (last) show(last);
+  else if (outcome.result) show({ ...(outcome.result as unknown as DeployStatusView), timeline: outcome.result.timeline });
+  return outcome;
+}
+
+async function outcomeOf(handle: WorkflowHandle): Promise<{ status: string; result: DeployResult | undefined }> {
+  try {
+    const result = (await handle.result()) as DeployResult;
+    return { status: result.outcome, result };
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const details = (err.cause as { details?: unknown[] } | undefined)?.details;
+      const result = details?.[0] as DeployResult | undefined;
+      if (result?.outcome) return { status: result.outcome, result };
+      return { status: (err.cause as Error | undefined)?.name === 'CancelledFailure' ? 'cancelled' : 'failed', result };
+    }
+    throw err;
+  }
+}
+
+async function runningExecution(client: Client, workflowId: string): Promise<{ runId: string; cancelRequested: boolean } | undefined> {
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    if (d.status.name !== 'RUNNING') return undefined;
+    return { runId: d.runId, cancelRequested: Boolean(d.raw.workflowExtendedInfo?.cancelRequested) };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+// ---------- checks an operator would do ----------
+
+async function ledgerLines(adminUrl: string, database: string): Promise<string[]> {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  const pg = new PgClient({ connectionString: url.toString() });
+  await pg.connect();
+  try {
+    const { rows } = await pg.query(
+      `SELECT id, phase, state, checksum, duration_ms, workflow_id FROM deploy_schema_migrations ORDER BY id`,
+    );
+    return rows.map((r) => `${r.id}  ${r.phase}  ${r.state}  checksum ${String(r.checksum).slice(0, 12)}…  ${r.duration_ms ?? '?'} ms  by ${r.workflow_id}`);
+  } finally {
+    await pg.end();
+  }
+}
+
+async function serviceVersion(port: number): Promise<string | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) });
+    const body = (await response.json()) as { version?: string };
+    return body.version;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------- the runbook ----------
+
+async function writeRunbook(address: string): Promise<void> {
+  const entry = path.join(ROOT, 'src/cli/deployctl.ts');
+  const args = ['tsx', 'src/cli/deployctl.ts', 'runbook', SPEC, '--env', 'production', '--out', RUNBOOK_OUT];
+  try {
+    await fs.access(entry);
+  } catch {
+    out(`[${clock()}] Runbook: skipped (src/cli/deployctl.ts does not exist yet; once it does, the demo writes ${RUNBOOK_OUT}).`);
+    return;
+  }
+  out(`[${clock()}] Writing the production runbook from the spec:`);
+  out(`  $ ${shellCommand(['npx', ...args])}`);
+  try {
+    await execFileAsync('npx', args, { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: address }, timeout: 120_000 });
+    out(`  wrote ${RUNBOOK_OUT}`);
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    out(`  skipped: deployctl runbook failed (${clip((e.stderr || e.stdout || e.message).trim(), 300)}); the rehearsal's outcome does not depend on it.`);
+  }
+}
+
+// ---------- output ----------
+
+function printSummary(reports: StepReport[]): void {
+  const rows = reports.map((r) => [
+    String(r.step.n),
+    r.step.version,
+    r.step.environment,
+    `${r.outcome}${r.ok ? '' : ` (expected ${r.step.expected})`}`,
+    formatDuration(r.durationMs),
+    r.uiLink,
+  ]);
+  const head = ['step', 'version', 'env', 'outcome', 'duration', 'UI link'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  out('Summary');
+  out(line(head));
+  out(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) out(line(row));
+}
+
+function uiLink(uiUrl: string | undefined, workflowId: string, runId: string): string {
+  const base = uiUrl ?? '(Web UI unknown)';
+  return `${base}/namespaces/default/workflows/${workflowId}/${runId}/history`;
+}
+
+function addressArgs(address: string): string[] {
+  // The CLI's default is 127.0.0.1:7233; any other needs --address, and the printed command says so.
+  return address === '127.0.0.1:7233' ? [] : ['--address', address];
+}
+
+function addressFlag(address: string): string {
+  return addressArgs(address).length ? ` --address ${address}` : '';
+}
+
+/** Quotes for a POSIX shell, so a printed command can be pasted as is. */
+export function shellCommand(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+async function runCli(cli: string, args: string[]): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(cli, args, { timeout: 60_000 });
+    return { code: 0, output: `${stdout}${stderr}` };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? e.message}` };
+  }
+}
+
+function clip(text: string, max = 180): string {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+function indent(text: string): string {
+  return text.trim().split('\n').map((l) => `    ${l}`).join('\n');
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function portFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${name}="${raw}" is not a TCP port; use a number from 1 to 65535 or unset it.`);
+  }
+  return port;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => shutdown(code),
+    (err: Error) => {
+      // After Ctrl-C, calls cut short by the shutdown are expected; the interrupt handler reports.
+      if (interrupted || exiting) return;
+      out(`\nThe demo stopped: ${err.message}`);
+      void shutdown(1);
+    },
+  );
+}
+
