@@ -3,6 +3,8 @@
  * the workflow bundle includes it.
  */
 
+import type { HealthThresholds } from '../health/thresholds';
+
 export type StageName = 'build' | 'preChecks' | 'migrate' | 'deploy' | 'validate';
 
 export type DeployStatus =
@@ -23,16 +25,8 @@ export interface GatePlan {
   timeoutMs: number;
 }
 
-export interface HealthPlan {
-  url: string;
-  intervalMs: number;
-  windowMs: number;
-  requestTimeoutMs: number;
-  consecutiveSuccesses: number;
-  minSuccessRatio: number;
-  maxP95LatencyMs: number;
-  maxConsecutiveFailures: number;
-}
+/** The validate stage's analysis: the readiness URL and its thresholds. */
+export type HealthPlan = HealthThresholds & { url: string };
 
 export type TargetPlan =
   | { type: 'local'; root: string; port: number; keepReleases: number; stopTimeoutMs: number; startTimeoutMs?: number; command: string[] }
