@@ -95,6 +95,7 @@ export function preChecksActivity(_deps: ActivityDeps) {
         current = st.current;
         if (!st.current) return 'first deploy: nothing is running yet';
         if (plan.kind === 'rollback') return `current ${st.current.version} not required healthy: this deploy rolls it back`;
+        if (plan.kind === 'redeploy') return `current ${st.current.version} not required healthy: this deploy of the same version restarts it`;
         if (plan.target.type === 'local' && !st.running) throw new Error(`current release ${st.current.version} is not running; investigate or roll back first`);
         const res = await fetch(plan.health.url, { signal: AbortSignal.timeout(plan.health.requestTimeoutMs) }).catch((e: Error) => e);
         if (res instanceof Error || !res.ok) {

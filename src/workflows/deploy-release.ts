@@ -244,7 +244,7 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
     setStatus('failed', 'done');
     throw ApplicationFailure.nonRetryable(`deploy refused: ${failureMessage(err)}`, 'DeployFailed', buildResult('failed', failureMessage(err)));
   }
-  stageEnded(planRec, 'succeeded', `${plan.kind} deploy of ${plan.version}${plan.live ? ` (live: ${plan.live.version})` : ' (first deploy)'}`);
+  stageEnded(planRec, 'succeeded', `${plan.kind === 'redeploy' ? 'redeploy' : `${plan.kind} deploy`} of ${plan.version}${plan.live ? ` (live: ${plan.live.version})` : ' (first deploy)'}`);
   const p = plan;
   setStatus('running', 'plan');
 
