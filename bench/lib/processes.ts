@@ -30,9 +30,13 @@ export async function startWorkerProcess(o: {
   logDir: string;
   cleanup: Cleanup;
   readyTimeoutMs?: number;
+  /** Node options placed before the entry, e.g. --max-old-space-size=256. */
+  nodeArgs?: string[];
 }): Promise<WorkerProcess> {
-  // tsx by absolute URL: the worker runs in a temp directory, where a bare "tsx" would not resolve.
-  const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, o.entry], {
+  // A compiled entry (.js) runs on plain node, as in production; a .ts entry through tsx, by absolute URL
+  // because the worker runs in a temp directory, where a bare "tsx" would not resolve.
+  const loader = o.entry.endsWith('.ts') ? ['--import', pathToFileURL(require.resolve('tsx')).href] : [];
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...loader, o.entry], {
     cwd: o.cwd,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -30,6 +30,7 @@ export async function createDeployWorker(o: { config: WorkerConfig; cwd?: string
       activities: createActivities({ config, registry, cwd: o.cwd ?? process.cwd() }),
       shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
       maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
       ...(config.WORKER_IDENTITY ? { identity: config.WORKER_IDENTITY } : {}),
       ...o.extra,
     });

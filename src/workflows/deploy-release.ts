@@ -16,7 +16,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES } from '../errors';
 import { SA, approvalUpdate, approveSignal, interveneSignal, rejectSignal, statusQuery } from './definitions';
 import { refuseDecision } from './gates';
-import { approvalUpdatePayload, approvePayload, describePayloadError, intervenePayload, rejectPayload } from './payloads';
+import { describePayloadError, payloadSchemas } from './payloads';
 import type {
   Approval,
   ArtifactRef,
@@ -151,7 +151,7 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
   };
 
   const onSignalDecision = (decision: 'approve' | 'reject', raw: unknown) => {
-    const schema = decision === 'approve' ? approvePayload : rejectPayload;
+    const schema = payloadSchemas()[decision];
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       note({ kind: 'signal_refused', event: `${decision} refused: invalid payload`, detail: describePayloadError(decision, parsed.error) });
@@ -173,13 +173,13 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
   setHandler(
     approvalUpdate,
     (raw) => {
-      const p = approvalUpdatePayload.parse(raw);
+      const p = payloadSchemas().approval.parse(raw);
       decide(p.decision, p.by, p.comment, 'update');
       return gateState!;
     },
     {
       validator: (raw) => {
-        const parsed = approvalUpdatePayload.safeParse(raw);
+        const parsed = payloadSchemas().approval.safeParse(raw);
         if (!parsed.success) throw new Error(describePayloadError('approval', parsed.error));
         const refusal = refuseDecision(gate, gateState, plan?.requestedBy ?? '', parsed.data.by, parsed.data.decision);
         if (refusal) throw new Error(refusal);
@@ -188,7 +188,7 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
   );
 
   setHandler(interveneSignal, (raw) => {
-    const parsed = intervenePayload.safeParse(raw);
+    const parsed = payloadSchemas().intervene.safeParse(raw);
     if (!parsed.success) {
       note({ kind: 'signal_refused', event: 'intervene refused: invalid payload', detail: describePayloadError('intervene', parsed.error) });
       return;

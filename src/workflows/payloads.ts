@@ -1,18 +1,33 @@
-import { z } from 'zod';
-import { personName } from '../names';
+import type { z } from 'zod';
 import { describeIssues } from '../zod-issues';
 
 // Signal and update payloads are external input: validated here, inside the workflow, because a signal
 // has no validator of its own. Free text is bounded and free of control characters.
-const freeText = z
-  .string()
-  .max(500)
-  .refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(t), 'must not contain control or bidi characters');
+//
+// The schemas are built on first use, not at module load: the SDK evaluates the workflow bundle once per
+// cached workflow, and building them for every deploy in flight (most never receive a signal) cost about
+// 0.7 MB per deploy — 130 MB of worker memory at 200 deploys in flight (BENCHMARKS.md, "Worker memory").
+function buildPayloadSchemas() {
+  const { z: zod } = require('zod') as typeof import('zod');
+  const { personName } = require('../names') as typeof import('../names');
+  const freeText = zod
+    .string()
+    .max(500)
+    .refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(t), 'must not contain control or bidi characters');
+  return {
+    approve: zod.strictObject({ by: personName, comment: freeText.optional() }),
+    reject: zod.strictObject({ by: personName, reason: freeText.optional(), comment: freeText.optional() }),
+    intervene: zod.strictObject({ by: personName, action: zod.enum(['retry', 'skip', 'abort']), comment: freeText.optional() }),
+    approval: zod.strictObject({ decision: zod.enum(['approve', 'reject']), by: personName, comment: freeText.optional() }),
+  };
+}
 
-export const approvePayload = z.strictObject({ by: personName, comment: freeText.optional() });
-export const rejectPayload = z.strictObject({ by: personName, reason: freeText.optional(), comment: freeText.optional() });
-export const intervenePayload = z.strictObject({ by: personName, action: z.enum(['retry', 'skip', 'abort']), comment: freeText.optional() });
-export const approvalUpdatePayload = z.strictObject({ decision: z.enum(['approve', 'reject']), by: personName, comment: freeText.optional() });
+let schemas: ReturnType<typeof buildPayloadSchemas> | undefined;
+
+/** The zod schemas of the approve/reject/intervene signals and the approval update. */
+export function payloadSchemas(): ReturnType<typeof buildPayloadSchemas> {
+  return (schemas ??= buildPayloadSchemas());
+}
 
 export function describePayloadError(name: string, error: z.ZodError): string {
   return `${name}: ${describeIssues(error).map((line) => line.replace(/^\(root\)/, '(payload)')).join('; ')}`;
