@@ -261,7 +261,6 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
   );
 
   const compensations: Compensation[] = [];
-  let mutated = false;
   let previousRelease: CurrentReleaseRef | null = null;
 
   // ---- gates ----
@@ -326,7 +325,6 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
         return `${r.checks.length} checks passed`;
       }
       case 'migrate': {
-        mutated = true;
         const r = await acts.migrate.executeWithOptions(
           { summary: `expand migrations of ${p.version} on the ${p.environment} database (lint, advisory lock, ledger)`, startToCloseTimeout: '30 minutes' },
           [{ plan: p, artifact: artifact!, workflowId: info.workflowId }],
@@ -338,7 +336,6 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
         return `${r.applied.length} applied (${r.applied.map((m) => m.id).join(', ') || 'none'}), ${r.alreadyApplied.length} already applied`;
       }
       case 'deploy': {
-        mutated = true;
         // Pushed before the stage runs: a deploy interrupted half-way must still be undone.
         let outcome: Awaited<ReturnType<Activities['deploy']>> | undefined;
         compensations.push({
@@ -441,7 +438,8 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
       outcome = 'rejected';
       reason = err.message;
     } else {
-      outcome = mutated ? 'rolled_back' : 'failed';
+      // rolled_back only when something was undone; expand migrations alone stay (backward compatible).
+      outcome = compensations.length > 0 ? 'rolled_back' : 'failed';
       reason = failureMessage(err);
     }
     note({ kind: 'note', event: `deploy stopping: ${outcome}`, detail: reason });
