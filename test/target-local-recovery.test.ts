@@ -113,3 +113,21 @@ test('a process that ignores SIGTERM is killed with SIGKILL after stopTimeoutMs'
   const log = await fs.readFile(path.join(config.root, 'logs', `${first.releaseId}.log`), 'utf8');
   assert.match(log, /ignoring SIGTERM/, 'SIGTERM was sent first');
 });
+
+test('a port held by a process that is not this target release is refused before anything changes', async () => {
+  const { config } = await newConfig();
+  const target = createLocalTarget(config);
+  await target.deploy(v1, {});
+  await waitForVersion(config.port, '1.0.0');
+  await target.rollback(null, {}); // our release stopped, `current` removed
+  // Another program takes the port (another checkout's service, a stray process).
+  const net = await import('node:net');
+  const squatter = net.createServer().listen(config.port, '127.0.0.1');
+  await new Promise((r) => squatter.once('listening', r));
+  try {
+    await assert.rejects(target.deploy(v2, {}), /port \d+ is in use by a process that is not this target's release/);
+    assert.equal(await target.current(), null, 'current must not have been switched');
+  } finally {
+    await new Promise((r) => squatter.close(r));
+  }
+});

@@ -196,6 +196,24 @@ export async function waitUntilListening(
   }
 }
 
+/**
+ * After this target's own process is stopped, its port must be free. A listener there now belongs to
+ * something else (another checkout's service, a stray process): starting anyway would let the health
+ * analysis judge that process instead of the new release.
+ */
+export async function ensurePortFree(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (await acceptsConnections(port)) {
+    if (Date.now() > deadline) {
+      throw refuse(
+        FailureType.TargetCommandFailed,
+        `port ${port} is in use by a process that is not this target's release; stop it (e.g. \`ss -ltnp | grep :${port}\`) or change target.port`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function acceptsConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });

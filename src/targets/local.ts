@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { unpackArtifact } from '../artifacts';
 import { FailureType, refuse } from '../errors';
 import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './local-config';
-import { liveServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './local-process';
+import { ensurePortFree, liveServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './local-process';
 import {
   pruneReleases,
   readCurrentRelease,
@@ -91,11 +91,14 @@ async function activate(
     return { noop: true, previous };
   }
 
+  // Refuse before changing anything when the port is held by a process that is not our release.
+  if (!live) await ensurePortFree(settings.port, 0);
   const startedAt = new Date().toISOString();
   await writeTransitionState(layout.stateFile, { previous, next, completed: false, startedAt });
   if (await swapCurrent(layout, next.releaseId)) report(`current -> releases/${next.releaseId}`);
   await touchRelease(layout, next.releaseId);
   await stopServiceProcess(layout, settings.stopTimeoutMs, report);
+  await ensurePortFree(settings.port, settings.stopTimeoutMs);
   const pid = await startServiceProcess(
     layout,
     { releaseId: next.releaseId, command: settings.command, port: settings.port, runtimeEnv },
