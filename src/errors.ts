@@ -8,7 +8,6 @@ export const FailureType = {
   InvalidInput: 'InvalidInput',
   SpecInvalid: 'SpecInvalid',
   WrongWorkflowId: 'WrongWorkflowId',
-  PolicyRefused: 'PolicyRefused',
   ArtifactConflict: 'ArtifactConflict',
   BuildFailed: 'BuildFailed',
   PreChecksFailed: 'PreChecksFailed',

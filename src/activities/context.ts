@@ -31,7 +31,3 @@ export async function withHeartbeat<T>(work: (progress: (message: string) => voi
     clearInterval(timer);
   }
 }
-
-export function log(): Context['log'] {
-  return Context.current().log;
-}

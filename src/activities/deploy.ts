@@ -1,11 +1,11 @@
 import { readConfigSource } from '../runtime-config';
-import type { ArtifactRef, CurrentReleaseRef, DeployPlan, DeployStageResult } from '../workflows/types';
+import type { Approval, ArtifactRef, CurrentReleaseRef, DeployPlan, DeployStageResult } from '../workflows/types';
 import { withHeartbeat, type ActivityDeps } from './context';
 import { targetFor } from './target';
 
 /** Deploy = stage the artifact on the target, switch to it, (re)start; then it is the registry's live release. */
 export function deployActivity(deps: ActivityDeps) {
-  return async function deploy(a: { plan: DeployPlan; artifact: ArtifactRef; workflowId: string; runId: string }): Promise<DeployStageResult> {
+  return async function deploy(a: { plan: DeployPlan; artifact: ArtifactRef; workflowId: string; runId: string; approvals?: Approval[] }): Promise<DeployStageResult> {
     const { plan, artifact } = a;
     return withHeartbeat(async (progress) => {
       const runtimeEnv = await readConfigSource(plan.config.envFile);
@@ -19,7 +19,8 @@ export function deployActivity(deps: ActivityDeps) {
         version: plan.version,
         artifactSha256: artifact.sha256,
         requestedBy: plan.requestedBy,
-        approvals: [],
+        // The gate's approvals are on the live row from the moment it goes live (absent in older histories).
+        approvals: a.approvals ?? [],
         workflowId: a.workflowId,
         runId: a.runId,
       });

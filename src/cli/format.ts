@@ -24,7 +24,7 @@ export function table(header: string[], rows: string[][]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-const STAGE_MARK: Record<StageRecord['status'], string> = { running: '…', succeeded: '✓', failed: '✗', skipped: '-', compensated: '↺' };
+const STAGE_MARK: Record<StageRecord['status'], string> = { running: '…', succeeded: '✓', failed: '✗' };
 
 export function stageRows(stages: StageRecord[], now = Date.now()): string[] {
   return table(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { maxProbesInWindow } from '../health/thresholds';
 import { configName, environmentName, personName, serviceName, versionName } from '../names';
+import { STAGES } from '../workflows/stages';
 
 /**
  * The deploy spec: one service, how to build it, how to check, migrate, deploy and validate it, and per
@@ -28,10 +29,7 @@ const argv = z
   .min(1, 'needs at least the program to run')
   .max(64);
 
-export const STAGES = ['build', 'preChecks', 'migrate', 'deploy', 'validate'] as const;
-export type StageName = (typeof STAGES)[number];
-/** Stages that change the environment; a gate before the first of these protects everything. */
-export const MUTATING_STAGES: readonly StageName[] = ['migrate', 'deploy'];
+export { MUTATING_STAGES, STAGES, type StageName } from '../workflows/stages';
 
 const positiveMs = z.number().int().positive().max(24 * 3600 * 1000);
 

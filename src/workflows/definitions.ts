@@ -2,7 +2,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ApprovalUpdate, ApproveSignal, DeployStatusView, GateState, InterveneSignal, RejectSignal } from './types';
 
-// The contract's names (../shared/DESIGN.md): operators type these into the Temporal CLI.
+// The contract's names: operators type these into the Temporal CLI, dashboards and scripts query them.
 export const WORKFLOW_TYPE = 'deployRelease';
 export const approveSignal = defineSignal<[ApproveSignal]>('approve');
 export const rejectSignal = defineSignal<[RejectSignal]>('reject');

@@ -4,8 +4,9 @@
  */
 
 import type { HealthThresholds } from '../health/thresholds';
+import type { StageName } from './stages';
 
-export type StageName = 'build' | 'preChecks' | 'migrate' | 'deploy' | 'validate';
+export type { StageName } from './stages';
 
 export type DeployStatus =
   | 'running'
@@ -116,7 +117,7 @@ export interface TimelineEntry {
 
 export interface StageRecord {
   stage: StageName | 'plan';
-  status: 'running' | 'succeeded' | 'failed' | 'skipped' | 'compensated';
+  status: 'running' | 'succeeded' | 'failed';
   startedAt: string;
   finishedAt?: string;
   durationMs?: number;

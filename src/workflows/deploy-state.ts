@@ -1,0 +1,147 @@
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { SA } from './definitions';
+import type {
+  Approval,
+  ArtifactRef,
+  CompensationRecord,
+  DeployPlan,
+  DeployResult,
+  DeployStatus,
+  DeployStatusView,
+  GateState,
+  StageRecord,
+  TimelineEntry,
+} from './types';
+
+type StageView = DeployStatusView['stage'];
+
+/**
+ * Everything a deploy knows about itself and shows to the world: status and stage (published as search
+ * attributes and current details at every transition), the stage records, the timeline, the approvals and
+ * compensations given, and the reports the stages returned. Decisions live elsewhere; this is bookkeeping.
+ */
+export class DeployState {
+  status: DeployStatus = 'running';
+  stage: StageView = 'plan';
+  waitingFor: string | undefined;
+  plan: DeployPlan | undefined;
+  artifact: ArtifactRef | undefined;
+  healthReport: unknown;
+  migrationReport: unknown;
+  /** The gate that is waiting now, if any (decided gates live on in the timeline). */
+  pendingGate: GateState | undefined;
+  pendingIntervention: DeployStatusView['pendingIntervention'];
+  readonly approvals: Approval[] = [];
+  readonly stages: StageRecord[] = [];
+  readonly timeline: TimelineEntry[] = [];
+  readonly compensations: CompensationRecord[] = [];
+
+  constructor(readonly ids: { workflowId: string; runId: string }) {}
+
+  /** The workflow clock, as ISO text. */
+  now(): string {
+    return new Date().toISOString();
+  }
+
+  note(entry: Omit<TimelineEntry, 'at'>): void {
+    this.timeline.push({ at: this.now(), ...entry });
+  }
+
+  /** Moves the deploy to a status and stage and publishes both (a search-attribute upsert: a command). */
+  setStatus(status: DeployStatus, stage: StageView, waitingFor?: string): void {
+    this.status = status;
+    this.stage = stage;
+    this.waitingFor = waitingFor;
+    this.publish();
+  }
+
+  publish(): void {
+    const pairs: Array<{ key: (typeof SA)[keyof typeof SA]; value: string }> = [
+      { key: SA.status, value: this.status },
+      { key: SA.stage, value: this.stage },
+    ];
+    const p = this.plan;
+    if (p) {
+      pairs.push(
+        { key: SA.service, value: p.service },
+        { key: SA.environment, value: p.environment },
+        { key: SA.version, value: p.version },
+        { key: SA.requestedBy, value: p.requestedBy },
+      );
+    }
+    upsertSearchAttributes(pairs as never);
+    setCurrentDetails(this.describe());
+  }
+
+  /** Markdown for the Web UI's "current details". */
+  describe(): string {
+    const p = this.plan;
+    const head = p ? `**${p.service} ${p.version} → ${p.environment}** (requested by ${p.requestedBy})` : `deploy ${this.ids.workflowId}`;
+    const lines = [head, '', `status: \`${this.status}\`, stage: \`${this.stage}\``];
+    if (this.waitingFor) lines.push('', `waiting for: ${this.waitingFor}`);
+    return lines.join('\n');
+  }
+
+  startStage(stage: StageRecord['stage']): StageRecord {
+    const record: StageRecord = { stage, status: 'running', startedAt: this.now() };
+    this.stages.push(record);
+    return record;
+  }
+
+  endStage(record: StageRecord, status: 'succeeded' | 'failed', summary?: string): void {
+    record.status = status;
+    record.finishedAt = this.now();
+    record.durationMs = Date.parse(record.finishedAt) - Date.parse(record.startedAt);
+    record.summary = summary;
+    this.note({ kind: 'stage', stage: record.stage, event: status, detail: summary });
+  }
+
+  /** The `status` query's answer. */
+  view(): DeployStatusView {
+    const p = this.plan;
+    return {
+      workflowId: this.ids.workflowId,
+      service: p?.service,
+      environment: p?.environment,
+      version: p?.version,
+      previousVersion: p?.live?.version,
+      requestedBy: p?.requestedBy,
+      status: this.status,
+      stage: this.stage,
+      waitingFor: this.waitingFor,
+      pendingGate: this.pendingGate,
+      pendingIntervention: this.pendingIntervention,
+      stages: this.stages,
+      timeline: this.timeline,
+    };
+  }
+
+  /** The workflow's result (or its failure's details). */
+  result(outcome: DeployStatus, reason?: string): DeployResult {
+    const p = this.plan;
+    return {
+      workflowId: this.ids.workflowId,
+      runId: this.ids.runId,
+      service: p?.service ?? '',
+      environment: p?.environment ?? '',
+      version: p?.version ?? '',
+      previousVersion: p?.live?.version,
+      outcome,
+      reason,
+      artifactSha256: this.artifact?.sha256,
+      stages: this.stages,
+      approvals: this.approvals,
+      compensations: this.compensations,
+      health: this.healthReport,
+      migrations: this.migrationReport,
+      timeline: this.timeline,
+    };
+  }
+}
+
+/** The cause an operator wants from an activity failure (which wraps it). */
+export function failureMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause) e = (e as { cause: unknown }).cause;
+  return e instanceof Error ? e.message : String(e);
+}
