@@ -26,9 +26,7 @@ import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { loadSpec } from '../src/spec/load';
-import { createLocalTarget } from '../src/targets';
-import { localLayout } from '../src/targets/local-config';
-import { liveServiceProcess, stopServiceProcess } from '../src/targets/local-process';
+import { createTarget, describeTarget, targetPlan, type Target } from '../src/targets';
 import { statusQuery } from '../src/workflows/definitions';
 import type { DeployResult, DeployStatusView } from '../src/workflows/types';
 import type { DeploySpec } from '../src/spec/schema';
@@ -269,8 +267,8 @@ async function shutdown(code: number): Promise<never> {
     if (k) {
       out(`  Web UI  ${k.uiUrl ?? '(unknown)'}    Temporal ${k.address}    worker pid ${k.workerPid}${k.serverPid ? `, server pid ${k.serverPid}` : ''}`);
       if (demoSpec) {
-        for (const [environment, env] of Object.entries(demoSpec.environments)) {
-          if (env.target.type === 'local') out(`  ${demoSpec.service} ${environment}: http://127.0.0.1:${env.target.port}/`);
+        for (const environment of Object.keys(demoSpec.environments)) {
+          out(`  ${demoSpec.service} ${environment}: ${exampleTarget(demoSpec, environment).summary}`);
         }
       }
       out('  Stop it with: npm run demo -- --stop  (the example services keep running until the next demo resets them)');
@@ -311,14 +309,21 @@ async function interrupt(signal: string): Promise<void> {
 /** Without --keep nothing the demo started stays up, the deployed example services included. */
 async function stopExampleServices(): Promise<void> {
   if (!demoSpec) return;
-  for (const [environment, env] of Object.entries(demoSpec.environments)) {
-    if (env.target.type !== 'local') continue;
-    const layout = localLayout(path.resolve(ROOT, env.target.root));
-    const live = await liveServiceProcess(layout).catch(() => null);
-    if (!live) continue;
-    await stopServiceProcess(layout, env.target.stopTimeoutMs, () => undefined).catch(() => undefined);
-    out(`Stopped ${demoSpec.service} in ${environment} (pid ${live.pid}, port ${env.target.port}); its releases stay in ${env.target.root}.`);
+  for (const environment of Object.keys(demoSpec.environments)) {
+    const { target, summary } = exampleTarget(demoSpec, environment);
+    const status = await target.status().catch(() => undefined);
+    if (!status?.running) continue;
+    await target.rollback(null, {}).catch(() => undefined);
+    out(`Stopped ${demoSpec.service} in ${environment} (${summary}); its releases stay on disk for the next run.`);
   }
+}
+
+/** The example's target in one environment, as the worker would build it from the spec. */
+function exampleTarget(spec: DeploySpec, environment: string): { target: Target; summary: string; root: string } {
+  const resolvePath = (p: string) => path.resolve(ROOT, p);
+  const plan = targetPlan(spec.environments[environment]!.target, { service: spec.service, environment, resolvePath, runtimeCommand: spec.runtime.command });
+  const dataDir = resolvePath('.data');
+  return { target: createTarget(plan, { service: spec.service, environment, dataDir }), summary: describeTarget(plan, dataDir).summary, root: describeTarget(plan, dataDir).diskPath };
 }
 
 // ---------- resetting the example's world ----------
@@ -329,20 +334,12 @@ async function resetExampleWorld(
   databaseUrl: string,
   databases: Record<'staging' | 'production', string>,
 ): Promise<void> {
-  for (const [environment, env] of Object.entries(spec.environments)) {
-    if (env.target.type !== 'local') continue;
-    const root = path.resolve(ROOT, env.target.root);
-    const target = createLocalTarget({
-      root,
-      command: spec.runtime.command,
-      port: env.target.port,
-      keepReleases: env.target.keepReleases,
-      stopTimeoutMs: env.target.stopTimeoutMs,
-    });
+  for (const environment of Object.keys(spec.environments)) {
+    const { target, summary, root } = exampleTarget(spec, environment);
     const status = await target.status().catch(() => undefined);
     await target.rollback(null, {}).catch(() => undefined);
     await fs.rm(root, { recursive: true, force: true });
-    const stopped = status?.pid ? `stopped its service (pid ${status.pid}, port ${env.target.port}), ` : '';
+    const stopped = status?.pid ? `stopped its service (pid ${status.pid}; ${summary}), ` : '';
     out(`  ${environment}: ${stopped}cleared ${path.relative(ROOT, root)}`);
   }
   for (const [environment, name] of Object.entries(databases)) {

@@ -1,5 +1,5 @@
 /**
- * Records the histories that test/replay.test.ts replays: one run of each main scenario of deployRelease on
+ * Records the histories that test/unit/replay.test.ts replays: one run of each main scenario of deployRelease on
  * a world of its own (dev server, PostgreSQL databases, data dir), exported with
  * `temporal workflow show --output json` into test/fixtures/histories/<scenario>.json.
  *

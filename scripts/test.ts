@@ -4,6 +4,7 @@
  *
  *   npm test                              all of test/**\/*.test.ts except test/faults/**
  *   npm test -- --faults                  only test/faults/**
+ *   npm run test:unit                     only test/unit/** (no PostgreSQL, no builds, no typecheck)
  *   npm test -- test/foo.test.ts          just these files (or directories)
  *   npm test -- --test-name-pattern=x     other --flags go to `node --test`
  */
@@ -17,17 +18,20 @@ import { findOrBuildTemporalCli } from './lib/temporal-cli';
 const ROOT = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(ROOT, 'test');
 const FAULTS_DIR = path.join(TEST_DIR, 'faults');
+const UNIT_DIR = path.join(TEST_DIR, 'unit');
 
 interface TestArgs {
   faults: boolean;
+  unit: boolean;
   filters: string[];
   nodeTestFlags: string[];
 }
 
 function parseArgs(argv: string[]): TestArgs {
-  const args: TestArgs = { faults: false, filters: [], nodeTestFlags: [] };
+  const args: TestArgs = { faults: false, unit: false, filters: [], nodeTestFlags: [] };
   for (const arg of argv) {
     if (arg === '--faults') args.faults = true;
+    else if (arg === '--unit') args.unit = true;
     else if (arg.startsWith('--')) args.nodeTestFlags.push(arg);
     else args.filters.push(arg);
   }
@@ -66,6 +70,7 @@ async function selectTestFiles(args: TestArgs): Promise<string[]> {
     }
     return selected;
   }
+  if (args.unit) return listTestFiles(UNIT_DIR);
   const all = await listTestFiles(TEST_DIR);
   return all.filter((file) => isUnder(file, FAULTS_DIR) === args.faults);
 }
@@ -97,13 +102,16 @@ async function main(): Promise<number> {
 
   // tsx does not typecheck, so a type error would otherwise pass unnoticed; the tests still run after
   // a type error so that one CI run reports both.
-  await exitCodeStep('typecheck (tsc --noEmit -p .)', failures, () =>
-    run(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '-p', '.'], process.env),
-  );
+  if (!args.unit) {
+    await exitCodeStep('typecheck (tsc --noEmit -p .)', failures, () =>
+      run(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '-p', '.'], process.env),
+    );
+  }
 
   const cli = await step('Temporal CLI', () => findOrBuildTemporalCli());
   info(`  using ${cli.value}`);
-  await step('PostgreSQL on 127.0.0.1:5432', () => ensurePostgres());
+  // The fast tier proves decisions with stand-in activities: it needs a Temporal server, not a database.
+  if (!args.unit) await step('PostgreSQL on 127.0.0.1:5432', () => ensurePostgres());
 
   const files = await selectTestFiles(args);
   if (files.length === 0) {

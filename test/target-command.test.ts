@@ -4,8 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../src/errors';
-import { createCommandTarget, createTarget, releaseIdFor, type CommandRecord, type CommandTargetConfig, type ReleaseToDeploy } from '../src/targets';
-import { substitutePlaceholders } from '../src/targets/placeholders';
+import { createCommandTarget, releaseIdFor, type CommandRecord, type CommandTargetConfig, type ReleaseToDeploy } from '../src/targets';
+import { substitutePlaceholders } from '../src/targets/command/placeholders';
 import { FAKE_PLATFORM, makeTempDir } from './fixtures/targets/harness';
 
 const node = process.execPath;
@@ -93,7 +93,7 @@ test('placeholder values reach the command as single literal arguments and no sh
 
 test('deploy runs deploy then activate, records exit codes and output, and reports the previous release', async () => {
   const workDir = await newWorkDir();
-  const target = createTarget({ type: 'command', ...platformConfig(workDir) });
+  const target = createCommandTarget(platformConfig(workDir));
   assert.equal(await target.current(), null);
 
   const first = await target.deploy(release('1.0.0', SHA_A), {});

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { unpackArtifact } from '../src/artifacts';
 import { createLocalTarget, type LocalTargetConfig, type ReleaseToDeploy } from '../src/targets';
-import { localLayout } from '../src/targets/local-config';
-import { stageRelease, swapCurrent } from '../src/targets/local-releases';
+import { localLayout } from '../src/targets/local/config';
+import { stageRelease, swapCurrent } from '../src/targets/local/releases';
 import { writeTransitionState } from '../src/targets/transition-state';
 import {
   destroyTargetRoot,

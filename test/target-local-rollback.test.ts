@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../src/errors';
-import { createLocalTarget, createTarget, type LocalTargetConfig, type ReleaseToDeploy } from '../src/targets';
+import { createLocalTarget, type LocalTargetConfig, type ReleaseToDeploy } from '../src/targets';
 import { destroyTargetRoot, freePort, makeTempDir, packRelease, processGone, waitForVersion } from './fixtures/targets/harness';
 
 let work: string;
@@ -91,9 +91,9 @@ test('pruning keeps the newest keepReleases releases and never the current or pr
 test('invalid configuration is refused naming the field', () => {
   const good = { root: '/srv/hello', command: ['node', 'server.js'], port: 8080, keepReleases: 3, stopTimeoutMs: 1000 };
   assert.throws(() => createLocalTarget({ ...good, root: 'relative/dir' }), assertRefused(FailureType.SpecInvalid, /target\.root must be an absolute/));
-  assert.throws(() => createLocalTarget({ ...good, port: 70000 }), assertRefused(FailureType.SpecInvalid, /target\.port must be 1-65535/));
+  assert.throws(() => createLocalTarget({ ...good, port: 70000 }), assertRefused(FailureType.SpecInvalid, /target\.port must be 1024-65535/));
   assert.throws(() => createLocalTarget({ ...good, command: [] }), assertRefused(FailureType.SpecInvalid, /target\.command must be a non-empty argv/));
-  assert.throws(() => createTarget({ type: 'local', ...good, port: 0 }), assertRefused(FailureType.SpecInvalid, /target\.port/));
+  assert.throws(() => createLocalTarget({ ...good, port: 0 }), assertRefused(FailureType.SpecInvalid, /target\.port/));
 });
 
 test('a release with a version that could escape the releases directory is refused before anything is written', async () => {

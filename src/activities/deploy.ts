@@ -24,7 +24,7 @@ export function deployActivity(deps: ActivityDeps) {
         workflowId: a.workflowId,
         runId: a.runId,
       });
-      return { releaseId: outcome.releaseId, noop: outcome.noop, previous: outcome.previous, commands: outcome.commands };
+      return { releaseId: outcome.releaseId, noop: outcome.noop, previous: outcome.previous, commands: outcome.commands, hosts: outcome.hosts };
     });
   };
 }

@@ -7,6 +7,7 @@ import { checkRollbackCompatibility, listAppliedContract } from '../migrations/c
 import { missingConfig, readConfigSource } from '../runtime-config';
 import type { ArtifactRef, CurrentReleaseRef, DeployPlan } from '../workflows/types';
 import { withHeartbeat, type ActivityDeps } from './context';
+import { describeTarget } from '../targets';
 import { targetFor } from './target';
 
 export interface CheckResult {
@@ -80,7 +81,7 @@ export function preChecksActivity(_deps: ActivityDeps) {
       }
 
       await check('disk', async () => {
-        const dir = plan.target.type === 'local' ? plan.target.root : plan.dataDir;
+        const dir = describeTarget(plan.target, plan.dataDir).diskPath;
         const probeDir = await nearestExisting(dir);
         const st = await fs.statfs(probeDir);
         const freeMb = Math.floor((Number(st.bavail) * Number(st.bsize)) / 1024 / 1024);
@@ -96,7 +97,7 @@ export function preChecksActivity(_deps: ActivityDeps) {
         if (!st.current) return 'first deploy: nothing is running yet';
         if (plan.kind === 'rollback') return `current ${st.current.version} not required healthy: this deploy rolls it back`;
         if (plan.kind === 'redeploy') return `current ${st.current.version} not required healthy: this deploy of the same version restarts it`;
-        if (plan.target.type === 'local' && !st.running) throw new Error(`current release ${st.current.version} is not running; investigate or roll back first`);
+        if (describeTarget(plan.target, plan.dataDir).requiresRunningCurrent && !st.running) throw new Error(`current release ${st.current.version} is not running; investigate or roll back first`);
         const res = await fetch(plan.health.url, { signal: AbortSignal.timeout(plan.health.requestTimeoutMs) }).catch((e: Error) => e);
         if (res instanceof Error || !res.ok) {
           throw new Error(`current release ${st.current.version} is not ready at ${plan.health.url} (${res instanceof Error ? res.message : `HTTP ${res.status}`}); to replace a broken release deploy a known-good version (rollback)`);

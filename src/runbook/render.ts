@@ -1,6 +1,7 @@
 import { resolvePlan } from '../spec/load';
 import type { DeploySpec } from '../spec/schema';
-import type { GatePlan, HealthPlan } from '../workflows/types';
+import { describeTarget } from '../targets/registry';
+import type { DeployPlan, GatePlan } from '../workflows/types';
 import { deployctl, temporalCli, type CommandNames } from './commands';
 import { DEPLOY_STATUSES } from './statuses';
 
@@ -54,7 +55,7 @@ export function renderRunbook(r: RunbookInput): string {
     `| workflow ID (the deploy lock: one deploy at a time) | \`${tcli.workflowId}\` |`,
     `| workflow type / task queue | \`deployRelease\` / \`${r.taskQueue}\` |`,
     `| versions | tags or commits of the source repository \`${spec.source.repository}\` |`,
-    `| target | ${targetSummary(env.target)} |`,
+    `| target | ${describeTarget(plan.target, plan.dataDir).summary} |`,
     `| approval | ${gated ? gates.map(gateSummary).join('; ') : 'none: a deploy runs straight through'} |`,
     '',
     '## Before you start',
@@ -73,7 +74,7 @@ export function renderRunbook(r: RunbookInput): string {
 
   // ---- stages ----
   p('## What a deploy does', '', 'The stages run in this order. A failure before `migrate` changes nothing; a failure from `migrate` on rolls the deploy back.', '');
-  const stageText = stageDescriptions(spec, environment, plan.health);
+  const stageText = stageDescriptions(spec, environment, plan);
   let n = 1;
   for (const stage of ['build', 'preChecks', 'migrate', 'deploy', 'validate'] as const) {
     const g = gates.find((x) => x.before === stage);
@@ -195,7 +196,7 @@ export function renderRunbook(r: RunbookInput): string {
     'Inspect: the status names the failed step and its error; the history has every attempt.',
     '',
   );
-  sh(ctl.status(), tcli.query(), tcli.show(), ...(env.target.type === 'local' ? [`ls -l ${env.target.root}/current ${env.target.root}/releases`] : []));
+  sh(ctl.status(), tcli.query(), tcli.show(), ...describeTarget(plan.target, plan.dataDir).inspectCommands);
   p('Then decide, as yourself:', '', '- **retry** — after fixing the cause (disk, permissions, the target is back): runs the failed step again.');
   sh(ctl.intervene('retry', 'freed disk on the target'), tcli.intervene('retry'));
   p('- **skip** — you restored the previous release by hand: carry on as if the step had succeeded.');
@@ -238,14 +239,16 @@ function planFor(spec: DeploySpec, environment: string, specPath: string) {
     dataDir: '.data',
     live: null,
     previouslyLive: false,
+    // The runbook shows paths as the spec writes them (relative to the worker's working directory).
+    resolvePath: (p) => p,
   });
 }
 
-function stageDescriptions(spec: DeploySpec, environment: string, h: HealthPlan): Record<'build' | 'preChecks' | 'migrate' | 'deploy' | 'validate', string> {
+function stageDescriptions(spec: DeploySpec, environment: string, plan: DeployPlan): Record<'build' | 'preChecks' | 'migrate' | 'deploy' | 'validate', string> {
   const env = spec.environments[environment]!;
   const required = [...new Set([...spec.runtime.requiredConfig, ...(env.database ? [env.database.urlFromConfig] : [])])].sort();
   const deps = env.dependencies ?? [];
-  const t = env.target;
+  const h = plan.health;
   return {
     build: spec.build
       ? `checks out the version in a clean directory, runs \`${spec.build.command.join(' ')}\` (timeout ${spec.build.timeoutMs} ms) and packs ${spec.build.outputs.map((o) => `\`${o}\``).join(', ')} into a reproducible bundle with a manifest (same source → same sha256). Artifacts are content-addressed and immutable: a version rebuilt with different bytes is refused; a rollback reuses the stored one.`
@@ -259,16 +262,9 @@ function stageDescriptions(spec: DeploySpec, environment: string, h: HealthPlan)
       `the current release is running and ready at \`${h.url}\` (or this is the first deploy, or a rollback).`,
     ].join(' '),
     migrate: `lints the migrations in the release's \`${spec.migrations.directory}/\` directory first (\`npx deployctl lint-migrations\`), then applies the pending \`expand\` ones under one \`pg_advisory_lock\`, each recorded in the ledger with its checksum, with lock_timeout ${spec.migrations.lockTimeoutMs} ms and statement_timeout ${spec.migrations.statementTimeoutMs} ms. \`contract\` migrations run only once the live release ships them too.`,
-    deploy:
-      t.type === 'local'
-        ? `unpacks the release under \`${t.root}/releases/\`, swaps the \`current\` symlink atomically and (re)starts the service detached on port ${t.port} (a graceful stop gets ${t.stopTimeoutMs} ms, then the old process is killed); the last ${t.keepReleases} releases are kept; deploying the release that already runs is a no-op.`
-        : `runs the operator's commands (argv, no shell): deploy \`${t.deploy.join(' ')}\`${t.activate ? `, activate \`${t.activate.join(' ')}\`` : ''}, current \`${t.current.join(' ')}\`; rollback is \`${t.rollback.join(' ')}\` (timeout ${t.timeoutMs} ms each).`,
+    deploy: describeTarget(plan.target, plan.dataDir).deployStage,
     validate: `health analysis of \`${h.url}\`: ${h.consecutiveSuccesses} consecutive successes, success ratio ≥ ${h.minSuccessRatio}, p95 ≤ ${h.maxP95LatencyMs} ms within ${h.windowMs} ms; ${h.maxConsecutiveFailures} failures in a row roll the deploy back (see [Health thresholds](#health-thresholds)).`,
   };
-}
-
-function targetSummary(t: DeploySpec['environments'][string]['target']): string {
-  return t.type === 'local' ? `local: \`${t.root}\`, port ${t.port}, keeps ${t.keepReleases} releases` : `command: \`${t.deploy.join(' ')}\``;
 }
 
 function gateSummary(g: GatePlan): string {

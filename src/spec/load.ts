@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { FailureType, refuse } from '../errors';
-import type { DeployPlan, GatePlan, HealthPlan, LiveRelease, TargetPlan } from '../workflows/types';
+import { defaultHealthUrl, targetPlan } from '../targets/registry';
+import type { DeployPlan, GatePlan, HealthPlan, LiveRelease } from '../workflows/types';
 import { deployInputSchema, deploySpecSchema, describeIssues, MUTATING_STAGES, STAGES, type DeployInput, type DeploySpec } from './schema';
 
 const MAX_SPEC_BYTES = 256 * 1024;
@@ -66,6 +67,8 @@ export function resolvePlan(o: {
   dataDir: string;
   live: LiveRelease | null;
   previouslyLive: boolean;
+  /** How host paths resolve; default: against `cwd`. */
+  resolvePath?: (p: string) => string;
 }): DeployPlan {
   const { spec, input } = o;
   const env = spec.environments[input.environment];
@@ -75,14 +78,12 @@ export function resolvePlan(o: {
       `input.environment: "${input.environment}" is not in spec ${o.specSource}; environments: ${Object.keys(spec.environments).join(', ')}`,
     );
   }
-  const abs = (p: string) => path.resolve(o.cwd, p);
+  const abs = o.resolvePath ?? ((p: string) => path.resolve(o.cwd, p));
   const health = { ...spec.health, ...(env.health ?? {}) };
-  const target: TargetPlan =
-    env.target.type === 'local'
-      ? { type: 'local', root: abs(env.target.root), port: env.target.port, keepReleases: env.target.keepReleases, stopTimeoutMs: env.target.stopTimeoutMs, startTimeoutMs: env.target.startTimeoutMs, command: spec.runtime.command }
-      : { type: 'command', deploy: env.target.deploy, activate: env.target.activate, current: env.target.current, rollback: env.target.rollback, timeoutMs: env.target.timeoutMs };
+  const target = targetPlan(env.target, { service: spec.service, environment: input.environment, resolvePath: abs, runtimeCommand: spec.runtime.command });
   const healthPlan: HealthPlan = {
-    url: health.url ?? `http://127.0.0.1:${env.target.type === 'local' ? env.target.port : 80}${health.path}`,
+    // The schema refuses a spec where neither exists.
+    url: health.url ?? defaultHealthUrl(env.target, health.path)!,
     intervalMs: health.intervalMs,
     windowMs: health.windowMs,
     requestTimeoutMs: health.requestTimeoutMs,

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { maxProbesInWindow } from '../health/thresholds';
 import { configName, environmentName, personName, serviceName, versionName } from '../names';
 import { STAGES } from '../workflows/stages';
+import { defaultHealthUrl, targetSpecSchema } from '../targets/registry';
+import { argv, hostPath, positiveMs, relativePath } from './fields';
 
 /**
  * The deploy spec: one service, how to build it, how to check, migrate, deploy and validate it, and per
@@ -9,29 +11,7 @@ import { STAGES } from '../workflows/stages';
  * typo never silently turns a safety setting off.
  */
 
-const relativePath = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'must be a relative path inside the source tree (no "..", not absolute)');
-
-/** A path on the worker's machine; relative paths resolve against the worker's working directory. */
-const hostPath = z
-  .string()
-  .min(1)
-  .max(1024)
-  .refine((p) => !p.includes('\0'), 'must not contain NUL')
-  .refine((p) => !p.split(/[\\/]/).includes('..'), 'must not contain ".." (write the path it resolves to)');
-
-/** argv: never a shell string. Each element is one argument, passed as is. */
-const argv = z
-  .array(z.string().min(1).max(4096).refine((a) => !a.includes('\0'), 'must not contain NUL'))
-  .min(1, 'needs at least the program to run')
-  .max(64);
-
 export { MUTATING_STAGES, STAGES, type StageName } from '../workflows/stages';
-
-const positiveMs = z.number().int().positive().max(24 * 3600 * 1000);
 
 export const healthSchema = z.strictObject({
   /** Readiness path on the local target (`http://127.0.0.1:<port><path>`). */
@@ -61,25 +41,6 @@ const gateSchema = z.strictObject({
 });
 export type GateSpec = z.infer<typeof gateSchema>;
 
-const localTargetSchema = z.strictObject({
-  type: z.literal('local'),
-  root: hostPath,
-  port: z.number().int().min(1024).max(65535),
-  keepReleases: z.number().int().min(2).max(100).default(5),
-  stopTimeoutMs: positiveMs.default(5_000),
-  /** How long a started release may take to accept connections on its port. */
-  startTimeoutMs: positiveMs.default(30_000),
-});
-
-const commandTargetSchema = z.strictObject({
-  type: z.literal('command'),
-  deploy: argv,
-  activate: argv.optional(),
-  current: argv,
-  rollback: argv,
-  timeoutMs: positiveMs.default(300_000),
-});
-
 const dependencySchema = z.union([
   z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), tcp: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, 'must be host:port') }),
   z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), http: z.url({ protocol: /^https?$/ }) }),
@@ -90,7 +51,7 @@ const environmentSchema = z.strictObject({
   config: z.strictObject({ envFile: hostPath }),
   /** Which runtime config variable holds the environment's database URL (for pre-checks and migrations). */
   database: z.strictObject({ urlFromConfig: configName }).optional(),
-  target: z.discriminatedUnion('type', [localTargetSchema, commandTargetSchema]),
+  target: targetSpecSchema,
   gates: z.array(gateSchema).max(STAGES.length).optional(),
   health: healthSchema.partial().optional(),
   dependencies: z.array(dependencySchema).max(32).optional(),
@@ -142,8 +103,8 @@ export const deploySpecSchema = z
           message: `${h.consecutiveSuccesses} consecutive successes cannot fit in windowMs ${h.windowMs} at intervalMs ${h.intervalMs}; lower it or widen the window`,
         });
       }
-      if (env.target.type === 'command' && !(env.health?.url ?? spec.health.url)) {
-        ctx.addIssue({ code: 'custom', path: ['environments', name, 'health', 'url'], message: 'a command target needs health.url (the readiness URL to analyse)' });
+      if (!(env.health?.url ?? spec.health.url) && defaultHealthUrl(env.target, h.path) === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'health', 'url'], message: `a ${env.target.type} target needs health.url (the readiness URL to analyse)` });
       }
       const seen = new Set<string>();
       for (const [i, gate] of (env.gates ?? []).entries()) {

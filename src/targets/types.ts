@@ -26,6 +26,28 @@ export interface DeployOutcome {
   previous: CurrentRelease | null;
   /** Command target: what ran. */
   commands?: CommandRecord[];
+  /** Multi-host targets: each host's result (a deploy succeeds only when every host is on `releaseId`). */
+  hosts?: HostOutcome[];
+}
+
+/** One host's part in a deploy across several hosts. */
+export interface HostOutcome {
+  host: string;
+  /** updated: now runs the release; unchanged: already did; failed: did not get it (see error); rolled_back: got it and was put back. */
+  status: 'updated' | 'unchanged' | 'failed' | 'rolled_back';
+  releaseId: string | null;
+  previous: CurrentRelease | null;
+  error?: string;
+}
+
+/** One host's view of the target. */
+export interface HostStatus {
+  host: string;
+  current: CurrentRelease | null;
+  running: boolean;
+  pid?: number;
+  /** false when the host could not be asked (its agent is down); current/running are then unknown. */
+  reachable: boolean;
 }
 
 export interface CommandRecord {
@@ -43,6 +65,8 @@ export interface TargetStatus {
   running: boolean;
   /** Local target: the live supervised process, even when it still runs a release other than `current`. */
   pid?: number;
+  /** Multi-host targets: every host (then `current` is the release all of them run, or null when they differ). */
+  hosts?: HostStatus[];
 }
 
 export interface RollbackOutcome {

@@ -4,6 +4,8 @@
  */
 
 import type { HealthThresholds } from '../health/thresholds';
+import type { HostOutcome } from '../targets/types';
+import type { TargetPlan } from '../targets/registry';
 import type { StageName } from './stages';
 
 export type { StageName } from './stages';
@@ -29,9 +31,8 @@ export interface GatePlan {
 /** The validate stage's analysis: the readiness URL and its thresholds. */
 export type HealthPlan = HealthThresholds & { url: string };
 
-export type TargetPlan =
-  | { type: 'local'; root: string; port: number; keepReleases: number; stopTimeoutMs: number; startTimeoutMs?: number; command: string[] }
-  | { type: 'command'; deploy: string[]; activate?: string[]; current: string[]; rollback: string[]; timeoutMs: number };
+/** The resolved target: one of the kinds in `src/targets/registry.ts`. */
+export type { TargetPlan } from '../targets/registry';
 
 export interface LiveRelease {
   version: string;
@@ -85,6 +86,8 @@ export interface DeployStageResult {
   noop: boolean;
   previous: CurrentReleaseRef | null;
   commands?: Array<{ argv: string[]; exitCode: number | null; output: string; durationMs: number }>;
+  /** Multi-host targets: each host's result. */
+  hosts?: HostOutcome[];
 }
 
 export interface Approval {

@@ -4,8 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { analyzeHealth } from '../src/health/analyze';
-import type { HealthReport, HealthThresholds, Sample } from '../src/health/thresholds';
+import { analyzeHealth } from '../../src/health/analyze';
+import type { HealthReport, HealthThresholds, Sample } from '../../src/health/thresholds';
 
 interface TestServer {
   url: string;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseRollbackTarget } from '../src/cli/commands/rollback';
-import { CliError } from '../src/cli/errors';
-import type { ReleaseRow, ReleaseStatus } from '../src/registry/registry';
+import { chooseRollbackTarget } from '../../src/cli/commands/rollback';
+import { CliError } from '../../src/cli/errors';
+import type { ReleaseRow, ReleaseStatus } from '../../src/registry/registry';
 
 let id = 0;
 /** A registry row; minutes are when it went live (null: never live). Newest first, as Registry.history returns. */

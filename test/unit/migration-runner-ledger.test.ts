@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { verifyAgainstLedger, type LedgerRow } from '../src/migrations/ledger';
-import { migration } from './fixtures/migrations/factory';
+import { verifyAgainstLedger, type LedgerRow } from '../../src/migrations/ledger';
+import { migration } from '../fixtures/migrations/factory';
 
 function row(file: { id: string; checksum: string; phase: 'expand' | 'contract' }, state: LedgerRow['state'] = 'applied'): LedgerRow {
   return {

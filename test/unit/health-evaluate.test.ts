@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateSamples } from '../src/health/evaluate';
-import { nearestRankPercentile, valuesAllowedAbove } from '../src/health/percentile';
-import type { HealthThresholds, Sample } from '../src/health/thresholds';
+import { evaluateSamples } from '../../src/health/evaluate';
+import { nearestRankPercentile, valuesAllowedAbove } from '../../src/health/percentile';
+import type { HealthThresholds, Sample } from '../../src/health/thresholds';
 
 // 10 probe slots fit in the window (1000ms / 100ms).
 const base: HealthThresholds = {

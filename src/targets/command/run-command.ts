@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { CommandRecord } from './types';
+import type { CommandRecord } from '../types';
 
 export const OUTPUT_TAIL_CHARS = 2048;
 /** Enough stdout for a `current` command's one line, bounded so a chatty command cannot exhaust memory. */

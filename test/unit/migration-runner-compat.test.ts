@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRollbackCompatibility } from '../src/migrations/compat';
+import { checkRollbackCompatibility } from '../../src/migrations/compat';
 
 test('a rollback target that ships every applied contract migration is compatible', () => {
   assert.deepEqual(

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FailureType, refuse } from '../errors';
-import type { LocalLayout } from './local-config';
-import { readJsonFile, writeFileAtomic } from './transition-state';
+import { FailureType, refuse } from '../../errors';
+import type { LocalLayout } from './config';
+import { readJsonFile, writeFileAtomic } from '../transition-state';
 
 /** service.pid: enough to tell our process from an unrelated one that later got the same pid. */
 export interface PidFile {

@@ -2,11 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { FailureType, refuse } from '../errors';
-import type { LocalLayout } from './local-config';
-import { readJsonFile, writeFileAtomic } from './transition-state';
-import { releaseIdFor } from './release-id';
-import type { CurrentRelease, ReleaseToDeploy } from './types';
+import { FailureType, refuse } from '../../errors';
+import type { LocalLayout } from './config';
+import { readJsonFile, writeFileAtomic } from '../transition-state';
+import { releaseIdFor } from '../release-id';
+import type { CurrentRelease, ReleaseToDeploy } from '../types';
 
 /** Written into each release directory before it gets its final name, so a named directory is complete. */
 const RELEASE_METADATA_FILE = '.deploy-release.json';

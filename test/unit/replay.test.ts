@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { historyFromExportedJson } from './helpers/history-json';
+import { historyFromExportedJson } from '../helpers/history-json';
 
 // Recorded histories of the main scenarios (scripts/record-histories.ts) replayed against today's workflow
 // code: a change that would break a deploy already running on a worker upgrade fails here, not in production.
-const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'histories');
 const REQUIRED = ['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'];
 
 async function fixtures(): Promise<Array<{ name: string; history: { events: Array<Record<string, any>> } }>> {
@@ -33,7 +33,7 @@ test('every main scenario has a recorded deployRelease history', async () => {
 test('today\'s workflow code replays every recorded history without a nondeterminism error', async () => {
   const all = await fixtures();
   const results = Worker.runReplayHistories(
-    { workflowsPath: require.resolve('../src/workflows') },
+    { workflowsPath: require.resolve('../../src/workflows') },
     all.map(({ name, history }) => ({ workflowId: name, history: historyFromExportedJson(history) })),
   );
   const replayed: string[] = [];

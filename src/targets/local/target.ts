@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
-import { unpackArtifact } from '../artifacts';
-import { FailureType, refuse } from '../errors';
-import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './local-config';
-import { ensurePortFree, liveServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './local-process';
+import { unpackArtifact } from '../../artifacts';
+import { FailureType, refuse } from '../../errors';
+import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './config';
+import { ensurePortFree, liveServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
 import {
   pruneReleases,
   readCurrentRelease,
@@ -13,10 +13,10 @@ import {
   swapCurrent,
   touchRelease,
   type Unpacker,
-} from './local-releases';
-import { validateRelease, validateRollbackTarget } from './release-id';
-import { previousFor, readTransitionState, writeTransitionState } from './transition-state';
-import type { CurrentRelease, DeployOutcome, RollbackOutcome, Target, TargetStatus } from './types';
+} from './releases';
+import { validateRelease, validateRollbackTarget } from '../release-id';
+import { previousFor, readTransitionState, writeTransitionState } from '../transition-state';
+import type { CurrentRelease, DeployOutcome, RollbackOutcome, Target, TargetStatus } from '../types';
 
 export interface LocalTargetDependencies {
   /** Unpacks a .tar.gz artifact into a directory; defaults to the artifacts module's. */

@@ -1,23 +1,39 @@
-import path from 'node:path';
 import { z } from 'zod';
-import { FailureType, refuse } from '../errors';
-import { environmentName, serviceName } from '../names';
-import { checkPlaceholders, PLACEHOLDERS, type Placeholder } from './placeholders';
-import type { ProgressReporter } from './types';
+import { FailureType, refuse } from '../../errors';
+import { environmentName, serviceName } from '../../names';
+import { absolutePath, argv } from '../../spec/fields';
+import { checkPlaceholders, placeholderProblems, PLACEHOLDERS, type Placeholder } from './placeholders';
+import type { ProgressReporter } from '../types';
 
-const argv = z
-  .array(z.string())
-  .min(1, 'must be a non-empty argv array, e.g. ["kubectl", "rollout", "status", "deploy/{service}"]')
-  .refine((a) => a[0]!.length > 0, 'must start with a program name');
-
-/** The data part of a command target's configuration. */
-export const commandTargetSettingsSchema = z.strictObject({
+/** The commands and their timeout, defined once for the spec and the factory. */
+const commandTargetFields = {
   deploy: argv,
   activate: argv.optional(),
   current: argv,
   rollback: argv,
-  timeoutMs: z.number().int('must be an integer').min(1, 'must be at least 1 ms'),
-  workDir: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute directory path'),
+  timeoutMs: z.number().int('must be an integer').min(1, 'must be at least 1 ms').max(24 * 3600 * 1000).default(300_000),
+};
+
+const COMMANDS = ['deploy', 'activate', 'current', 'rollback'] as const;
+
+/** `environments.<env>.target` when `type: command`; placeholders are checked here, before any build. */
+export const commandTargetSpecSchema = z.strictObject({ type: z.literal('command'), ...commandTargetFields }).superRefine((t, ctx) => {
+  // A deploy from a spec always knows its service and environment (the plan passes both to the target).
+  const known = { service: 'service', environment: 'environment' } as CommandTargetSettings;
+  for (const name of COMMANDS) {
+    const template = t[name];
+    if (!template) continue;
+    for (const p of placeholderProblems(name, template, placeholdersFor(name, known))) {
+      ctx.addIssue({ code: 'custom', path: [name, p.index], message: p.message });
+    }
+  }
+});
+export type CommandTargetSpec = z.infer<typeof commandTargetSpecSchema>;
+
+/** The factory's configuration: the same commands, the working directory, and whose deploys it takes. */
+export const commandTargetSettingsSchema = z.strictObject({
+  ...commandTargetFields,
+  workDir: absolutePath,
   /** When given, {service}/{environment} can be used in `current` and `rollback`, and deploys of other services are refused. */
   service: serviceName.optional(),
   environment: environmentName.optional(),
@@ -25,7 +41,7 @@ export const commandTargetSettingsSchema = z.strictObject({
 
 export type CommandTargetSettings = z.infer<typeof commandTargetSettingsSchema>;
 
-export interface CommandTargetConfig extends CommandTargetSettings {
+export interface CommandTargetConfig extends z.input<typeof commandTargetSettingsSchema> {
   onProgress?: ProgressReporter;
 }
 
@@ -59,7 +75,7 @@ export function parseCommandTargetConfig(cfg: CommandTargetConfig): CommandTarge
     throw refuse(FailureType.SpecInvalid, `command target configuration is invalid: ${problems.join('; ')}`);
   }
   const valid = parsed.data;
-  for (const name of ['deploy', 'activate', 'current', 'rollback'] as const) {
+  for (const name of COMMANDS) {
     const template = valid[name];
     if (template) checkPlaceholders(name, template, placeholdersFor(name, valid));
   }

@@ -1,14 +1,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { FailureType, refuse } from '../errors';
-import { versionName } from '../names';
-import { parseCommandTargetConfig, type CommandName, type CommandTargetConfig, type CommandTargetSettings } from './command-config';
+import { FailureType, refuse } from '../../errors';
+import { versionName } from '../../names';
+import { parseCommandTargetConfig, type CommandName, type CommandTargetConfig, type CommandTargetSettings } from './config';
 import { substitutePlaceholders, type PlaceholderValues } from './placeholders';
-import { sameRelease, sha256Hex, toCurrentRelease, validateRelease, validateRollbackTarget } from './release-id';
+import { sameRelease, sha256Hex, toCurrentRelease, validateRelease, validateRollbackTarget } from '../release-id';
 import { runCommand } from './run-command';
-import { isUnfinished, previousFor, readTransitionState, writeTransitionState } from './transition-state';
-import type { CommandRecord, CurrentRelease, DeployOutcome, RollbackOutcome, Target, TargetStatus } from './types';
+import { isUnfinished, previousFor, readTransitionState, writeTransitionState } from '../transition-state';
+import type { CommandRecord, CurrentRelease, DeployOutcome, RollbackOutcome, Target, TargetStatus } from '../types';
 
 /**
  * Operator-supplied commands (kubectl, ssh, systemctl, …) as argv arrays. Values are substituted into single

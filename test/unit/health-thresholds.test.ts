@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { healthThresholdsSchema, maxProbesInWindow } from '../src/health/thresholds';
+import { healthThresholdsSchema, maxProbesInWindow } from '../../src/health/thresholds';
 
 const valid = {
   intervalMs: 500,

@@ -1,4 +1,4 @@
-import { FailureType, refuse } from '../errors';
+import { FailureType, refuse } from '../../errors';
 
 export const PLACEHOLDERS = ['service', 'environment', 'version', 'sha256', 'artifact', 'releaseId', 'previousVersion'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
@@ -12,26 +12,29 @@ function isPlaceholder(name: string): name is Placeholder {
 }
 
 /**
- * Refuses (at construction, before any deploy) a command that names an unknown placeholder or one that
- * this command cannot be given, e.g. {artifact} in the `current` command.
+ * What is wrong with the placeholders of one command: an unknown name, or one that this command cannot be
+ * given (e.g. {artifact} in the `current` command). Empty when every placeholder is fine.
  */
-export function checkPlaceholders(field: string, argv: string[], available: readonly Placeholder[]): void {
+export function placeholderProblems(field: string, argv: string[], available: readonly Placeholder[]): Array<{ index: number; message: string }> {
+  const problems: Array<{ index: number; message: string }> = [];
   argv.forEach((arg, index) => {
     for (const match of arg.matchAll(PLACEHOLDER_PATTERN)) {
       const name = match[1]!;
-      const where = `target.${field}[${index}]`;
       const offered = available.map((p) => `{${p}}`).join(' ') || 'none';
       if (!isPlaceholder(name)) {
-        throw refuse(
-          FailureType.SpecInvalid,
-          `${where} uses unknown placeholder {${name}}; known placeholders are ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
-        );
-      }
-      if (!available.includes(name)) {
-        throw refuse(FailureType.SpecInvalid, `${where} uses {${name}}, which the ${field} command is not given; it can use ${offered}`);
+        problems.push({ index, message: `uses unknown placeholder {${name}}; known placeholders are ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+      } else if (!available.includes(name)) {
+        problems.push({ index, message: `uses {${name}}, which the ${field} command is not given; it can use ${offered}` });
       }
     }
   });
+  return problems;
+}
+
+/** Refuses (at construction, before any deploy) a command whose placeholders `placeholderProblems` faults. */
+export function checkPlaceholders(field: string, argv: string[], available: readonly Placeholder[]): void {
+  const first = placeholderProblems(field, argv, available)[0];
+  if (first) throw refuse(FailureType.SpecInvalid, `target.${field}[${first.index}] ${first.message}`);
 }
 
 /**

@@ -1,0 +1,54 @@
+import type { TargetKind } from '../kind';
+import { localTargetSpecSchema } from './config';
+import { createLocalTarget } from './target';
+
+/** The local target's plan: its settings with an absolute root, and the runtime command it starts. */
+export interface LocalTargetPlan {
+  type: 'local';
+  root: string;
+  port: number;
+  keepReleases: number;
+  stopTimeoutMs: number;
+  startTimeoutMs?: number;
+  command: string[];
+}
+
+/**
+ * Releases under `<root>/releases/`, an atomic `current` symlink and one supervised process on this
+ * machine, started detached so it outlives the worker.
+ */
+export const localKind: TargetKind<typeof localTargetSpecSchema, LocalTargetPlan> = {
+  type: 'local',
+  specSchema: localTargetSpecSchema,
+  defaultHealthUrl: (t, path) => `http://127.0.0.1:${t.port}${path}`,
+  toPlan: (t, ctx) => ({
+    type: 'local',
+    root: ctx.resolvePath(t.root),
+    port: t.port,
+    keepReleases: t.keepReleases,
+    stopTimeoutMs: t.stopTimeoutMs,
+    startTimeoutMs: t.startTimeoutMs,
+    command: ctx.runtimeCommand,
+  }),
+  create: (p, ctx) =>
+    createLocalTarget({
+      root: p.root,
+      command: p.command,
+      port: p.port,
+      keepReleases: p.keepReleases,
+      stopTimeoutMs: p.stopTimeoutMs,
+      startTimeoutMs: p.startTimeoutMs,
+      onProgress: ctx.onProgress,
+    }),
+  describe: {
+    summary: (p) => `local: \`${p.root}\`, port ${p.port}, keeps ${p.keepReleases} releases`,
+    deployStage: (p) =>
+      `unpacks the release under \`${p.root}/releases/\`, swaps the \`current\` symlink atomically and (re)starts the service detached on port ${p.port} (a graceful stop gets ${p.stopTimeoutMs} ms, then the old process is killed); the last ${p.keepReleases} releases are kept; deploying the release that already runs is a no-op.`,
+    inspectCommands: (p) => [`ls -l ${p.root}/current ${p.root}/releases`],
+    diskPath: (p) => p.root,
+    requiresRunningCurrent: true,
+  },
+};
+
+export { createLocalTarget, type LocalTargetDependencies } from './target';
+export { localLayout, localTargetSettingsSchema, localTargetSpecSchema, type LocalTargetConfig, type LocalTargetSettings } from './config';

@@ -1,0 +1,134 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Activities } from '../../../src/activities';
+import { planActivity } from '../../../src/activities/plan';
+import type { WorkerConfig } from '../../../src/config';
+import type { Registry } from '../../../src/registry/registry';
+import { FailureType } from '../../../src/errors';
+import type { ArtifactRef, DeployPlan, GatePlan, StageName } from '../../../src/workflows/types';
+
+/**
+ * Stand-in activities for the workflow's decision tests: each records its call and does what the scenario
+ * of its workflow ID says (succeed, fail permanently, fail a number of times, or block until cancelled).
+ * The workflow under test is the real one; only the world behind its activities is scripted.
+ */
+
+export type Behaviour = 'ok' | 'fail' | { failTimes: number } | 'block';
+
+export interface Scenario {
+  gates?: GatePlan[];
+  /** Per activity name (stages, rollbackDeploy, recordRelease): what it does; default 'ok'. */
+  behaviour?: Partial<Record<StageName | 'rollbackDeploy' | 'recordRelease', Behaviour>>;
+  /** rollbackDeploy: fail this many calls (each permanently), then succeed. */
+  rollbackFailures?: number;
+  /** Use the real plan activity (lock checks, spec loading) with a stand-in registry. */
+  realPlan?: boolean;
+}
+
+export interface Call {
+  name: string;
+  attempt: number;
+  args: unknown;
+}
+
+const scenarios = new Map<string, Scenario>();
+const calls = new Map<string, Call[]>();
+const failuresSoFar = new Map<string, number>();
+
+export function setScenario(workflowId: string, scenario: Scenario): void {
+  scenarios.set(workflowId, scenario);
+  calls.set(workflowId, []);
+  for (const key of [...failuresSoFar.keys()]) if (key.startsWith(`${workflowId}/`)) failuresSoFar.delete(key);
+}
+
+/** Activity names called for a workflow, in order (retries included once per attempt). */
+export function callsOf(workflowId: string): Call[] {
+  return calls.get(workflowId) ?? [];
+}
+
+export const SHA = 'a'.repeat(64);
+
+export function planFor(workflowId: string, input: { environment: string; version: string; requestedBy: string }, scenario: Scenario): DeployPlan {
+  const service = workflowId.replace(/^deploy-/, '').replace(new RegExp(`-${input.environment}$`), '');
+  return {
+    service,
+    environment: input.environment,
+    version: input.version,
+    requestedBy: input.requestedBy,
+    spec: { source: 'stand-in', sha256: SHA },
+    kind: 'forward',
+    live: { version: '0.9.0', sha256: 'b'.repeat(64), workflowId: 'earlier' },
+    dataDir: '/nonexistent/data',
+    artifactStore: '/nonexistent/data/artifacts',
+    source: { repository: '/nonexistent/source' },
+    build: null,
+    runtime: { command: ['true'], requiredConfig: [] },
+    config: { envFile: '/nonexistent/env' },
+    migrations: { directory: 'migrations', lockTimeoutMs: 1000, statementTimeoutMs: 1000 },
+    preChecks: { minFreeDiskMb: 0, dependencies: [] },
+    health: { url: 'http://127.0.0.1:1/readyz', intervalMs: 100, windowMs: 1000, requestTimeoutMs: 100, consecutiveSuccesses: 1, minSuccessRatio: 0.5, maxP95LatencyMs: 1000, maxConsecutiveFailures: 1 },
+    target: { type: 'command', deploy: ['true'], current: ['true'], rollback: ['true'], timeoutMs: 1000 },
+    gates: scenario.gates ?? [],
+    heartbeatTimeoutMs: 5000,
+  };
+}
+
+const artifact: ArtifactRef = { sha256: SHA, path: '/nonexistent/artifact.tar.gz', sizeBytes: 1, commit: 'c'.repeat(40), reused: false, migrations: [], requiredConfig: [] };
+
+async function act(name: string, args: unknown, fallback: Behaviour = 'ok'): Promise<void> {
+  const ctx = Context.current();
+  const workflowId = ctx.info.workflowExecution!.workflowId;
+  const scenario = scenarios.get(workflowId) ?? {};
+  calls.get(workflowId)?.push({ name, attempt: ctx.info.attempt, args });
+  let behaviour = scenario.behaviour?.[name as StageName] ?? fallback;
+  if (name === 'rollbackDeploy' && scenario.rollbackFailures) {
+    const key = `${workflowId}/rollbackDeploy`;
+    const n = failuresSoFar.get(key) ?? 0;
+    if (n < scenario.rollbackFailures) {
+      failuresSoFar.set(key, n + 1);
+      behaviour = 'fail';
+    }
+  }
+  if (behaviour === 'ok') return;
+  if (behaviour === 'fail') throw ApplicationFailure.nonRetryable(`${name} failed (stand-in)`, FailureType.TargetCommandFailed);
+  if (behaviour === 'block') {
+    const beat = setInterval(() => ctx.heartbeat(), 200);
+    try {
+      await ctx.cancelled;
+    } finally {
+      clearInterval(beat);
+    }
+    return;
+  }
+  const key = `${workflowId}/${name}`;
+  const n = failuresSoFar.get(key) ?? 0;
+  if (n < behaviour.failTimes) {
+    failuresSoFar.set(key, n + 1);
+    throw ApplicationFailure.retryable(`${name} failed transiently (stand-in, ${n + 1}/${behaviour.failTimes})`, 'Transient');
+  }
+}
+
+/** A registry that knows nothing live, for the real plan activity. */
+const emptyRegistry = { live: async () => null, lastLiveOf: async () => null } as unknown as Registry;
+
+export function standInActivities(): Activities {
+  const realPlan = planActivity({ config: { DEPLOY_DATA_DIR: '/nonexistent/data' } as WorkerConfig, registry: emptyRegistry, cwd: process.cwd() });
+  return {
+    plan: async (a) => {
+      const workflowId = Context.current().info.workflowExecution!.workflowId;
+      const scenario = scenarios.get(workflowId) ?? {};
+      if (scenario.realPlan) {
+        calls.get(workflowId)?.push({ name: 'plan', attempt: Context.current().info.attempt, args: a });
+        return realPlan(a);
+      }
+      await act('plan', a);
+      return planFor(workflowId, a.input as { environment: string; version: string; requestedBy: string }, scenario);
+    },
+    build: async (a) => (await act('build', a), artifact),
+    preChecks: async (a) => (await act('preChecks', a), { checks: [], current: { releaseId: `0.9.0-${'b'.repeat(12)}`, version: '0.9.0', sha256: 'b'.repeat(64) } }),
+    migrate: async (a) => (await act('migrate', a), { applied: [], alreadyApplied: [], skipped: [], lintAllowed: [], contractApplied: [] }),
+    deploy: async (a) => (await act('deploy', a), { releaseId: `${a.plan.version}-${SHA.slice(0, 12)}`, noop: false, previous: null }),
+    validate: async (a) => (await act('validate', a), { passed: true, reason: 'stand-in: healthy' }) as never,
+    rollbackDeploy: async (a) => (await act('rollbackDeploy', a), { restored: a.previous as never, commands: undefined }),
+    recordRelease: async (a) => act('recordRelease', a),
+  } as Activities;
+}
