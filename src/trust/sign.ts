@@ -47,6 +47,8 @@ export interface SignStatementOptions {
   timeoutMs?: number;
   /** ssh-keygen's messages as they come, e.g. "Confirm user presence for key …". */
   onMessage?: (line: string) => void;
+  /** Whether a person at a terminal can type a passphrase; default: stdin is a TTY. */
+  interactive?: boolean;
 }
 
 const MAX_STATEMENT_LENGTH = 64 * 1024;
@@ -80,7 +82,7 @@ export async function signStatement(options: SignStatementOptions): Promise<stri
       );
     }
     args.push('-U'); // the private key is in the agent: never fall back to a file next to the .pub
-  } else if (key.encrypted && !env.SSH_AUTH_SOCK && !process.stdin.isTTY) {
+  } else if (key.encrypted && !env.SSH_AUTH_SOCK && !(options.interactive ?? process.stdin.isTTY === true)) {
     // With no terminal, ssh-keygen would read the passphrase from stdin, i.e. from the statement.
     throw new SigningError(
       'key-encrypted',
