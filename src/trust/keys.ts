@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -139,7 +140,7 @@ export async function writeAllowedSigners(file: string, entries: readonly Allowe
   });
   const text = `# Keys allowed to sign deploy decisions: <principal> namespaces="…" <key type> <public key>\n${lines.join('\n')}\n`;
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const staging = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const staging = `${file}.${randomUUID()}.tmp`;
   try {
     await fs.writeFile(staging, text, { mode: 0o644 });
     await fs.rename(staging, file);

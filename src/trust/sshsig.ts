@@ -223,7 +223,7 @@ function admit(
     return listed !== undefined && bytesEqual(listed, keyBlob);
   });
   if (sameKey.length === 0) {
-    return refused('key-not-allowed', `the signing key ${fingerprint} is not in the allowed signers; add ${sanitizeName(principal)}'s public key to the allowed_signers file`);
+    return refused('key-not-allowed', `the signing key ${fingerprint} is not in the allowed signers; sign with the key listed for ${sanitizeName(principal)}, or add that key to the allowed_signers file`);
   }
   const forPrincipal = sameKey.filter((s) => s.principals.includes(principal));
   if (forPrincipal.length === 0) {
