@@ -36,7 +36,7 @@ export async function findOrInstallHaproxy(options: FindHaproxyOptions = {}): Pr
   const found = await findHaproxy();
   if (found.found) return { ...found, installedNow: false };
   // An explicit HAPROXY_PATH or an old haproxy is the operator's choice: installing next to it would hide the problem.
-  if (process.env.HAPROXY_PATH || !found.reason.includes('not installed')) return { found: false, reason: found.reason };
+  if (found.problem === 'unusable') return { found: false, reason: found.reason };
 
   if (options.install === false) return { found: false, reason: `${found.reason}. ${INSTALL_ADVICE}` };
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {

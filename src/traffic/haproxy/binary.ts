@@ -16,7 +16,8 @@ export const DEBIAN_HAPROXY_PATH = '/usr/sbin/haproxy';
 
 export type HaproxyLookup =
   | { found: true; path: string; version: string }
-  | { found: false; reason: string };
+  /** missing: no haproxy at all (installing one helps); unusable: one that is too old, broken or not where HAPROXY_PATH says. */
+  | { found: false; problem: 'missing' | 'unusable'; reason: string };
 
 /** Parses the first line of `haproxy -v`: "HAProxy version 2.6.12-1+deb12u4 2025/07/22 - https://haproxy.org/". */
 export function parseHaproxyVersion(output: string): string | null {
@@ -56,11 +57,12 @@ export async function findHaproxy(): Promise<HaproxyLookup> {
     try {
       version = await haproxyVersion(candidate);
     } catch (err) {
-      return { found: false, reason: `${candidate} -v failed: ${(err as Error).message}` };
+      return { found: false, problem: 'unusable', reason: `${candidate} -v failed: ${(err as Error).message}` };
     }
     if (!versionAtLeast(version, MINIMUM_HAPROXY_VERSION)) {
       return {
         found: false,
+        problem: 'unusable',
         reason: `${candidate} is HAProxy ${version}; the front door needs ${MINIMUM_HAPROXY_VERSION} or later (dynamic servers through the Runtime API). Install a newer haproxy or set HAPROXY_PATH.`,
       };
     }
@@ -68,6 +70,7 @@ export async function findHaproxy(): Promise<HaproxyLookup> {
   }
   return {
     found: false,
+    problem: fromEnv ? 'unusable' : 'missing',
     reason: fromEnv
       ? `HAPROXY_PATH=${fromEnv} is not an executable file; point it at haproxy ${MINIMUM_HAPROXY_VERSION} or later`
       : `haproxy is not installed (looked for ${DEBIAN_HAPROXY_PATH} and on PATH); install Debian's package (as root: apt-get install -y haproxy) or set HAPROXY_PATH`,

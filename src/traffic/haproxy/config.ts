@@ -4,9 +4,9 @@ import { desiredServersSchema, parseOrRefuse, tcpPort, trafficName, type Desired
 
 /**
  * The haproxy.cfg of one front door: one frontend on 127.0.0.1:<publicPort>, one backend whose servers are
- * changed at run time through the Runtime API. The servers written here are the recorded state at the
- * moment haproxy starts, so a restarted haproxy serves the right releases from its first request; every
- * later change goes through the socket, never through an edit and a reload.
+ * changed at run time through the Runtime API. The ready servers written here are the recorded state at
+ * the moment haproxy starts, so a restarted haproxy serves the right releases from its first request;
+ * every later change goes through the socket, never through an edit and a reload.
  */
 
 /** The frontend and backend names, fixed: one haproxy process serves exactly one front door. */
@@ -65,23 +65,23 @@ export const frontDoorConfigSchema = z.strictObject({
 export type FrontDoorConfig = z.infer<typeof frontDoorConfigSchema>;
 export type FrontDoorConfigInput = z.input<typeof frontDoorConfigSchema>;
 
-/** The `server` line of one recorded server; drain starts as maintenance and is set to drain once haproxy answers. */
+/** The `server` line of one recorded server that is ready. */
 export function serverLine(server: DesiredServer): string {
-  // The config has no "drain" keyword: a draining server starts disabled, so it gets no new requests in the
-  // moment before the front door sets it to drain through the socket.
-  const disabled = server.state === 'ready' ? '' : ' disabled';
-  return `    server ${server.name} 127.0.0.1:${server.port} weight ${server.weight}${disabled}`;
+  return `    server ${server.name} 127.0.0.1:${server.port} weight ${server.weight}`;
 }
 
 /** Renders haproxy.cfg; throws InvalidInput naming the field when the input is not valid (nothing is written). */
 export function renderHaproxyConfig(input: FrontDoorConfigInput): string {
   const c = parseOrRefuse(frontDoorConfigSchema, input, 'frontDoor');
   const files = frontDoorFiles(c.directory);
-  const servers = c.servers.map(serverLine);
+  // Servers that drain or are in maintenance are left out and added through the socket right after start,
+  // so they take no request meanwhile. (The `disabled` keyword would set a configuration maintenance flag
+  // that `set server … state drain` keeps: such a server would never leave maintenance for drain.)
+  const servers = c.servers.filter((s) => s.state === 'ready').map(serverLine);
   return [
     `# Front door "${c.name}": 127.0.0.1:${c.publicPort} -> backend "${BACKEND_NAME}".`,
-    '# Rendered by the deploy orchestrator each time it starts this haproxy. The servers below are the state',
-    `# recorded in ${path.basename(files.stateFile)} at that moment; every later change goes through the Runtime API`,
+    '# Rendered by the deploy orchestrator each time it starts this haproxy. The servers below are the ready',
+    `# ones recorded in ${path.basename(files.stateFile)} at that moment; every later change goes through the Runtime API`,
     `# (${path.basename(files.socket)}) without a reload. Edits to this file are overwritten.`,
     'global',
     '    # one thread is plenty for one front door on loopback, and several front doors share a small machine',

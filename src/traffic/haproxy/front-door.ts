@@ -128,7 +128,7 @@ export class FrontDoor {
    * is validated (nothing changes when it is refused), recorded, and then applied through the Runtime API;
    * repeating it is a no-op, and repeating it after a crash finishes it.
    */
-  apply(desired: DesiredTrafficInput, options: { removeDrainTimeoutMs?: number } = {}): Promise<FrontDoorStatus> {
+  async apply(desired: DesiredTrafficInput, options: { removeDrainTimeoutMs?: number } = {}): Promise<FrontDoorStatus> {
     const traffic: DesiredTraffic = parseOrRefuse(desiredTrafficSchema, desired, 'desired');
     return this.locked(async () => {
       const recorded = await this.readOrCreateRecord();
