@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { promises as fs, existsSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { FrontDoor, FrontDoorStatus } from '../src/traffic';
 import { haproxyForTests, skipWithout, TrafficWorld, waitFor, type VersionServer } from './helpers/traffic';
@@ -168,4 +169,24 @@ test('stop ends haproxy and keeps the record; ensureRunning serves it again', as
   const back = await door.ensureRunning();
   assert.deepEqual(served(back), [['b', b.port, 100, 'ready']]);
   assert.equal(await body(door.publicPort), '200 B');
+});
+
+test('a public port held by another process fails the start with haproxy\'s reason and the fix, and leaves nothing running', async (t) => {
+  if (skipWithout(t, skipReason)) return;
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (holder.address() as net.AddressInfo).port;
+    const door = await world.frontDoor({ publicPort: port });
+    await assert.rejects(door.ensureRunning(), (err: Error) => {
+      assert.match(err.message, new RegExp(`front door test-front-door could not start on 127\\.0\\.0\\.1:${port}\\. Port ${port} is held by another process`));
+      assert.match(err.message, /cannot bind socket \(Address already in use\)/, 'haproxy\'s own words are quoted');
+      return true;
+    });
+    const status = await door.status();
+    assert.equal(status.running, false);
+    assert.equal(existsSync(door.files.pidFile), false, 'no pidfile names a haproxy that is not running');
+  } finally {
+    holder.close();
+  }
 });

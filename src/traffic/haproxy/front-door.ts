@@ -289,7 +289,15 @@ export class FrontDoor {
         serverTimeoutMs: this.options.serverTimeoutMs,
       }),
     );
-    await startHaproxy({ executable, files: this.files, api: this.api, timeoutMs: this.options.startTimeoutMs, report: this.report });
+    try {
+      await startHaproxy({ executable, files: this.files, api: this.api, timeoutMs: this.options.startTimeoutMs, report: this.report });
+    } catch (err) {
+      const message = (err as Error).message;
+      const portTaken = /Address already in use/.test(message)
+        ? ` Port ${this.publicPort} is held by another process; find it with \`ss -ltnp | grep :${this.publicPort}\` and stop it, or give this environment another port.`
+        : '';
+      throw new Error(`front door ${this.name} could not start on 127.0.0.1:${this.publicPort}.${portTaken}\n${message}`);
+    }
   }
 
   private async executable(): Promise<string> {
