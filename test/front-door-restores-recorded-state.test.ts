@@ -3,7 +3,7 @@ import { promises as fs, existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import type { FrontDoor, FrontDoorStatus } from '../src/traffic';
+import { FrontDoor, startLoad, type FrontDoorStatus } from '../src/traffic';
 import { haproxyForTests, skipWithout, TrafficWorld, waitFor, type VersionServer } from './helpers/traffic';
 import { processAlive } from '../src/traffic/processes';
 
@@ -72,6 +72,9 @@ test('after kill -9 of haproxy, ensureRunning brings it back with the recorded w
   ];
   assert.deepEqual(served(before), expected);
 
+  // Clients keep sending through the kill and the restart; requests sent once it is back must all succeed.
+  const load = startLoad({ url: `http://127.0.0.1:${door.publicPort}/`, ratePerSecond: 100, concurrency: 8, durationMs: 300_000, requestTimeoutMs: 5_000 });
+  load.phase('outage');
   const killed = await killHaproxy(door);
   assert.ok(existsSync(door.files.socket), 'the killed haproxy left its socket file behind');
   assert.equal((await fs.readFile(door.files.pidFile, 'utf8')).trim(), String(killed), 'the pidfile still names the killed process');
@@ -86,6 +89,14 @@ test('after kill -9 of haproxy, ensureRunning brings it back with the recorded w
   assert.deepEqual(served(restored), expected, 'the recorded weights and states are back');
   assert.equal(restored.matchesRecorded, true);
   assert.match(await body(door.publicPort), /^200 [AB]$/, 'the public port answers from A or B (C is in maintenance)');
+  load.phase('restored');
+  await waitFor('answers from A and B after the restart', async () => {
+    const p = load.snapshot().phases.restored;
+    return p !== undefined && p.answered >= 100 && (p.byBody.A ?? 0) > 0 && (p.byBody.B ?? 0) > 0;
+  });
+  const restoredPhase = (await load.stop()).phases.restored!;
+  assert.equal(restoredPhase.failed, 0, `no failed request once haproxy is back: ${JSON.stringify(restoredPhase)}`);
+  assert.deepEqual(Object.keys(restoredPhase.byBody).sort(), ['A', 'B'], 'A and B serve again, C stays in maintenance');
 
   const stepsBefore = world.progress.length;
   const logBefore = await fs.readFile(door.files.log, 'utf8');
@@ -189,4 +200,21 @@ test('a public port held by another process fails the start with haproxy\'s reas
   } finally {
     holder.close();
   }
+});
+
+test('concurrent applies from two front door objects on one directory take turns: haproxy ends exactly as the last record says', async (t) => {
+  if (skipWithout(t, skipReason)) return;
+  const door = await world.frontDoor();
+  await door.apply({ servers: [{ name: 'a', port: a.port, weight: 100 }] });
+  const twin = new FrontDoor({ name: door.name, publicPort: door.publicPort, directory: door.files.directory });
+  const desiredSets = [
+    { servers: [{ name: 'a', port: a.port, weight: 0 }, { name: 'b', port: b.port, weight: 100 }] },
+    { servers: [{ name: 'c', port: c.port, weight: 100 }] },
+    { servers: [{ name: 'a', port: a.port, weight: 10 }, { name: 'c', port: c.port, weight: 90, state: 'drain' as const }] },
+  ];
+  await Promise.all(desiredSets.flatMap((d, i) => [door.apply(d), twin.apply(desiredSets[(i + 1) % desiredSets.length]!)]));
+  const status = await door.status();
+  assert.equal(status.matchesRecorded, true, `haproxy matches the record: ${JSON.stringify(status)}`);
+  assert.equal((await twin.status()).pid, status.pid, 'one haproxy');
+  assert.equal(existsSync(door.files.lockFile), false, 'the lock was released');
 });
