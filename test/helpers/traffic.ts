@@ -16,7 +16,7 @@ export const VERSION_SERVER = path.join(__dirname, '..', 'fixtures', 'traffic', 
 /** haproxy for the traffic tests, installed when missing and possible; otherwise the reason to skip with. */
 export async function haproxyForTests(): Promise<{ path: string } | { skip: string }> {
   const found = await findOrInstallHaproxy();
-  return found.found ? { path: found.path } : { skip: `no haproxy for the traffic tests: ${found.reason} ${WITHOUT_HAPROXY}` };
+  return found.found ? { path: found.path } : { skip: `no haproxy for the traffic tests: ${found.reason.replace(/\.*$/, '.')} ${WITHOUT_HAPROXY}` };
 }
 
 /** Skips the test with the reason when haproxy is missing; true when skipped. */
