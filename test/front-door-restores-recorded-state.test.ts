@@ -155,6 +155,7 @@ test('applying the same desired state again is a no-op: no Runtime API change, s
   const first = await door.apply(desired);
   const stepsBefore = world.progress.length;
   const logBefore = await fs.readFile(door.files.log, 'utf8');
+  const recordBefore = await fs.readFile(door.files.stateFile, 'utf8');
 
   const second = await door.apply(desired);
   const third = await door.apply(desired);
@@ -164,6 +165,7 @@ test('applying the same desired state again is a no-op: no Runtime API change, s
   assert.deepEqual(served(third), served(first));
   assert.deepEqual(world.progress.slice(stepsBefore), [], 'no step was carried out');
   assert.equal(await fs.readFile(door.files.log, 'utf8'), logBefore, 'haproxy logged no change');
+  assert.equal(await fs.readFile(door.files.stateFile, 'utf8'), recordBefore, 'the record was not rewritten');
 });
 
 test('stop ends haproxy and keeps the record; ensureRunning serves it again', async (t) => {

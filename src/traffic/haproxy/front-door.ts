@@ -131,10 +131,9 @@ export class FrontDoor {
   async apply(desired: DesiredTrafficInput, options: { removeDrainTimeoutMs?: number } = {}): Promise<FrontDoorStatus> {
     const traffic: DesiredTraffic = parseOrRefuse(desiredTrafficSchema, desired, 'desired');
     return this.locked(async () => {
-      const recorded = await this.readOrCreateRecord();
-      await this.writeRecord({ ...recorded, servers: traffic.servers });
-      await this.startIfDown({ ...recorded, servers: traffic.servers });
-      await this.reconcile(traffic.servers, options.removeDrainTimeoutMs ?? this.options.removeDrainTimeoutMs);
+      const record = await this.recordServers(await this.readOrCreateRecord(), traffic.servers);
+      await this.startIfDown(record);
+      await this.reconcile(record.servers, options.removeDrainTimeoutMs ?? this.options.removeDrainTimeoutMs);
       return this.status();
     });
   }
@@ -157,9 +156,9 @@ export class FrontDoor {
       }
       // A server in maintenance already takes no new requests; only a ready one changes.
       const servers = recorded.servers.map((s) => (s.name === name && s.state === 'ready' ? { ...s, state: 'drain' as const } : s));
-      await this.writeRecord({ ...recorded, servers });
-      await this.startIfDown({ ...recorded, servers });
-      await this.reconcile(servers, this.options.removeDrainTimeoutMs);
+      const record = await this.recordServers(recorded, servers);
+      await this.startIfDown(record);
+      await this.reconcile(record.servers, this.options.removeDrainTimeoutMs);
     });
     const started = Date.now();
     const sessions = await this.waitForNoSessions(name, started + timeout);
@@ -260,6 +259,13 @@ export class FrontDoor {
     const fresh: RecordedState = { version: 1, name: this.name, publicPort: this.publicPort, servers: [], recordedAt: new Date().toISOString() };
     await this.writeRecord(fresh);
     return fresh;
+  }
+
+  /** Records `servers` (atomically, before anything is applied); a record that already says so is left alone. */
+  private async recordServers(record: RecordedState, servers: DesiredServer[]): Promise<RecordedState> {
+    const next = { ...record, servers };
+    if (JSON.stringify(record.servers) !== JSON.stringify(servers)) await this.writeRecord(next);
+    return next;
   }
 
   private writeRecord(record: RecordedState): Promise<void> {
