@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { prepareExample, type ExampleWorld } from './lib/example';
-import { formatDuration, info, step } from './lib/log';
+import { findOrInstallHaproxy, WITHOUT_HAPROXY, type HaproxyInstallLookup } from './lib/haproxy';
+import { formatDuration, info, step, warn } from './lib/log';
 import { ensureDatabase, ensurePostgres, redactUrl, splitDatabaseUrl } from './lib/postgres';
 import { findOrBuildTemporalCli } from './lib/temporal-cli';
 
@@ -20,6 +21,8 @@ export interface SetupResult {
   /** The same server's maintenance database, for creating databases. */
   adminUrl: string;
   example: ExampleWorld;
+  /** The haproxy the traffic front doors run, or why there is none (setup goes on without it). */
+  haproxy: HaproxyInstallLookup;
 }
 
 export async function runSetup(): Promise<SetupResult> {
@@ -32,6 +35,9 @@ export async function runSetup(): Promise<SetupResult> {
   );
   const cli = (await step('Temporal CLI', () => findOrBuildTemporalCli())).value;
   info(`  ${cli}`);
+  const haproxy = (await step('HAProxy (traffic front doors)', () => findOrInstallHaproxy({ onProgress: (line) => info(`  ${line}`) }))).value;
+  if (haproxy.found) info(`  ${haproxy.path} (HAProxy ${haproxy.version}${haproxy.installedNow ? ', installed now' : ''})`);
+  else warn(`${haproxy.reason}\n${WITHOUT_HAPROXY}`);
   const postgres = (await step('PostgreSQL', () => ensurePostgres({ adminUrl }))).value;
   info(`  ${postgres === 'started' ? 'started' : 'already running'} at ${redactUrl(adminUrl)}`);
   const created = (await step(`orchestrator database "${database}"`, () => ensureDatabase(adminUrl, database))).value;
@@ -45,7 +51,7 @@ export async function runSetup(): Promise<SetupResult> {
   info(`  databases: ${Object.values(example.databases).join(', ')}`);
 
   info(`Setup done in ${formatDuration(Date.now() - started)}.`);
-  return { cli, databaseUrl, adminUrl, example };
+  return { cli, databaseUrl, adminUrl, example, haproxy };
 }
 
 function runOrFail(command: string, args: string[], what: string): Promise<void> {
