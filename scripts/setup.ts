@@ -44,7 +44,7 @@ export async function runSetup(): Promise<SetupResult> {
   info(`  ${created ? 'created' : 'already exists'}: ${redactUrl(databaseUrl)}`);
   const example = (
     await step('example service hello-service (source repository, databases, config)', () =>
-      prepareExample({ dataDir: DATA_DIR, adminUrl, onProgress: (message) => info(`  ${message}`) }),
+      prepareExample({ dataDir: DATA_DIR, adminUrl, allowedSignersFile: path.join(ROOT, 'examples/hello-service/allowed_signers'), onProgress: (message) => info(`  ${message}`) }),
     )
   ).value;
   info(`  source repository: ${path.relative(ROOT, example.sourceRepo)}`);

@@ -16,6 +16,15 @@ export const workerEnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/deployer'),
   DEPLOY_DATA_DIR: filePath.default('.data'),
+  /** Where deploy specs may come from: a spec path must resolve (symlinks followed) inside it. Default: the working directory. */
+  DEPLOY_SPEC_ROOT: filePath.optional(),
+  /**
+   * Where a spec's host paths (config source, source repository, target root) may point: a colon-separated
+   * list of directories. Default: the spec root and the data directory.
+   */
+  DEPLOY_HOST_ROOTS: z.string().min(1).max(16_384).optional(),
+  /** Inline spec objects in the workflow input (tests, experiments); never for an environment with a gate. */
+  DEPLOY_ALLOW_INLINE_SPECS: z.enum(['true', 'false'], 'must be true or false').default('false'),
   TEMPORAL_TLS_CERT: filePath.optional(),
   TEMPORAL_TLS_KEY: filePath.optional(),
   TEMPORAL_TLS_CA: filePath.optional(),

@@ -8,6 +8,8 @@ export const FailureType = {
   InvalidInput: 'InvalidInput',
   SpecInvalid: 'SpecInvalid',
   WrongWorkflowId: 'WrongWorkflowId',
+  PathOutsideRoots: 'PathOutsideRoots',
+  SignatureRefused: 'SignatureRefused',
   ArtifactConflict: 'ArtifactConflict',
   BuildFailed: 'BuildFailed',
   PreChecksFailed: 'PreChecksFailed',

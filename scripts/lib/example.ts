@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { environmentName } from '../../src/names';
 import { parseConfigSource } from '../../src/runtime-config';
+import { ensureKeys, writeAllowedSigners } from '../../src/trust/keys';
 
 /**
  * Prepares the world the example service `hello-service` is deployed into: a source repository with
@@ -18,6 +19,8 @@ import { parseConfigSource } from '../../src/runtime-config';
 const execFileAsync = promisify(execFile);
 
 export const EXAMPLE_SERVICE = 'hello-service';
+/** The example's people: alice and bob approve production, carol requests deploys. */
+export const EXAMPLE_SIGNERS = ['alice', 'bob', 'carol'] as const;
 export const EXAMPLE_VERSIONS = ['1.0.0', '1.1.0', '2.0.0'] as const;
 export const EXAMPLE_VERSIONS_DIR = path.resolve(__dirname, '../../examples/hello-service/versions');
 
@@ -35,6 +38,10 @@ export interface ExampleWorld {
   configDir: string;
   databases: Record<'staging' | 'production', string /* db name */>;
   envFiles: Record<'staging' | 'production', string>;
+  /** Demo signing keys (ed25519, mode 0600) by name: alice, bob, carol. */
+  keys: Record<(typeof EXAMPLE_SIGNERS)[number], { privateKeyFile: string; publicKeyFile: string }>;
+  /** The allowed_signers file listing their public keys (namespace deploy). */
+  allowedSigners: string;
 }
 
 export interface PrepareExampleOptions {
@@ -47,6 +54,8 @@ export interface PrepareExampleOptions {
   /** Default `['staging', 'production']`. */
   environments?: string[];
   onProgress?: (message: string) => void;
+  /** Where to write the allowed_signers file of the demo keys; default `<dataDir>/keys/allowed_signers`. */
+  allowedSignersFile?: string;
 }
 
 export async function prepareExample(o: PrepareExampleOptions): Promise<ExampleWorld> {
@@ -82,11 +91,20 @@ export async function prepareExample(o: PrepareExampleOptions): Promise<ExampleW
     await writeRuntimeConfig(envFiles[env]!, env, { DATABASE_URL: databaseUrl.href, GREETING: `Hello from ${env}` }, progress);
   }
 
+  // Demo keys: created once, never committed; the allowed_signers file is what the spec trusts.
+  const keyFiles = await ensureKeys(path.join(dataDir, 'keys'), EXAMPLE_SIGNERS);
+  const allowedSigners = path.resolve(o.allowedSignersFile ?? path.join(dataDir, 'keys', 'allowed_signers'));
+  await writeAllowedSigners(allowedSigners, keyFiles.map((k) => ({ principal: k.name, publicKeyLine: k.publicKeyLine })));
+  const created = keyFiles.filter((k) => k.created).map((k) => k.name);
+  progress(`signing keys in ${path.join(dataDir, 'keys')}${created.length ? ` (created ${created.join(', ')})` : ''}; allowed signers in ${allowedSigners}`);
+
   return {
     sourceRepo,
     configDir,
     databases: databases as ExampleWorld['databases'],
     envFiles: envFiles as ExampleWorld['envFiles'],
+    keys: Object.fromEntries(keyFiles.map((k) => [k.name, { privateKeyFile: k.privateKeyFile, publicKeyFile: k.publicKeyFile }])) as ExampleWorld['keys'],
+    allowedSigners,
   };
 }
 

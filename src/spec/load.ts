@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { FailureType, refuse } from '../errors';
 import { defaultHealthUrl, targetPlan } from '../targets/registry';
+import { confine } from './confine';
 import type { DeployPlan, GatePlan, HealthPlan, LiveRelease } from '../workflows/types';
 import { deployInputSchema, deploySpecSchema, describeIssues, MUTATING_STAGES, STAGES, type DeployInput, type DeploySpec } from './schema';
 
@@ -17,13 +18,30 @@ export function parseDeployInput(raw: unknown): DeployInput {
   return parsed.data;
 }
 
-/** Loads a spec from a file (YAML or JSON, relative to `cwd`) or takes an inline object, and validates it. */
-export async function loadSpec(source: string | Record<string, unknown>, cwd: string): Promise<{ spec: DeploySpec; source: string; sha256: string }> {
+export interface SpecSourceRules {
+  /** A spec path must resolve (symlinks followed) inside this directory. */
+  specRoot?: string;
+  /** Inline spec objects are accepted only when the worker allows them. */
+  allowInline?: boolean;
+}
+
+/**
+ * Loads a spec from a file (YAML or JSON, relative to `cwd`) or takes an inline object, and validates it.
+ * With `rules.specRoot`, a path outside the root is refused before it is read; without `allowInline`, an
+ * inline object is refused. `file` is the resolved spec file (absent for an inline spec).
+ */
+export async function loadSpec(
+  source: string | Record<string, unknown>,
+  cwd: string,
+  rules: SpecSourceRules = { allowInline: true },
+): Promise<{ spec: DeploySpec; source: string; sha256: string; file?: string }> {
   let raw: unknown;
   let text: string;
   let label: string;
+  let file: string | undefined;
   if (typeof source === 'string') {
-    const file = path.resolve(cwd, source);
+    file = path.resolve(cwd, source);
+    if (rules.specRoot) file = await confine('input.spec', file, [rules.specRoot], 'the spec root');
     label = source;
     try {
       const stat = await fs.stat(file);
@@ -35,7 +53,7 @@ export async function loadSpec(source: string | Record<string, unknown>, cwd: st
       throw refuse(FailureType.SpecInvalid, `spec ${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}) from ${cwd}; give a path relative to the worker's working directory`);
     }
     try {
-      raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { maxAliasCount: 50, uniqueKeys: true });
+      raw = file.endsWith('.json') ? parseJsonNamingOnlyThePosition(text) : YAML.parse(text, { maxAliasCount: 50, uniqueKeys: true });
     } catch (err) {
       const e = err as Error & { code?: string; pos?: [number, number]; linePos?: [{ line: number }] };
       if (e.code === 'DUPLICATE_KEY' && e.pos) {
@@ -46,6 +64,12 @@ export async function loadSpec(source: string | Record<string, unknown>, cwd: st
       throw refuse(FailureType.SpecInvalid, `spec ${source}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
     }
   } else {
+    if (!rules.allowInline) {
+      throw refuse(
+        FailureType.InvalidInput,
+        `input.spec: this worker refuses inline specs (the worker, not the caller, decides which specs exist); give the path of a spec file under ${rules.specRoot ?? 'the spec root'}, or set DEPLOY_ALLOW_INLINE_SPECS=true on the worker for tests and experiments`,
+      );
+    }
     label = 'inline';
     text = JSON.stringify(source);
     raw = source;
@@ -54,7 +78,17 @@ export async function loadSpec(source: string | Record<string, unknown>, cwd: st
   if (!parsed.success) {
     throw refuse(FailureType.SpecInvalid, `spec ${label} is invalid: ${describeIssues(parsed.error).join('; ')}`);
   }
-  return { spec: parsed.data, source: label, sha256: createHash('sha256').update(text).digest('hex') };
+  return { spec: parsed.data, source: label, sha256: createHash('sha256').update(text).digest('hex'), file };
+}
+
+/** JSON.parse whose error names where, never what: its own message quotes the file's text. */
+function parseJsonNamingOnlyThePosition(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new Error(position ? `syntax error at character ${position}` : 'syntax error');
+  }
 }
 
 /** Resolves one environment of a validated spec into the plan the workflow runs. */
@@ -95,7 +129,14 @@ export function resolvePlan(o: {
   // Production is gated before its first mutating stage unless the spec says otherwise.
   const gateSpecs = env.gates ?? (input.environment === 'production' ? [{ before: MUTATING_STAGES[0]!, approvers: [], quorum: 1, requesterMayApprove: false, timeoutMinutes: 24 * 60, onTimeout: 'reject' as const }] : []);
   const gates: GatePlan[] = gateSpecs
-    .map((g) => ({ before: g.before, approvers: g.approvers, quorum: g.quorum, requesterMayApprove: g.requesterMayApprove, timeoutMs: 'timeoutSeconds' in g && g.timeoutSeconds !== undefined ? g.timeoutSeconds * 1000 : g.timeoutMinutes * 60_000 }))
+    .map((g) => ({
+      before: g.before,
+      approvers: g.approvers,
+      quorum: g.quorum,
+      requesterMayApprove: g.requesterMayApprove,
+      timeoutMs: 'timeoutSeconds' in g && g.timeoutSeconds !== undefined ? g.timeoutSeconds * 1000 : g.timeoutMinutes * 60_000,
+      signed: ('signed' in g ? g.signed : undefined) ?? g.approvers.length > 0,
+    }))
     .sort((a, b) => STAGES.indexOf(a.before) - STAGES.indexOf(b.before));
 
   // Nothing live but this version was (e.g. a failed rollback was skipped): deploying it is a rollback, so a
@@ -122,5 +163,12 @@ export function resolvePlan(o: {
     target,
     gates,
     heartbeatTimeoutMs: spec.timeouts.heartbeatMs,
+    intervention: interventionPolicy(env.operators, gates),
   };
+}
+
+/** Who may intervene in a failed rollback: the listed operators, else the gates' approvers; signed when anyone is named. */
+function interventionPolicy(operators: string[] | undefined, gates: GatePlan[]): NonNullable<DeployPlan['intervention']> {
+  const named = operators ?? [...new Set(gates.flatMap((g) => g.approvers))];
+  return { operators: named, signed: named.length > 0 };
 }

@@ -38,6 +38,11 @@ const gateSchema = z.strictObject({
   timeoutSeconds: z.number().int().min(1).max(60 * 60 * 24 * 14).optional(),
   /** What a timeout does: reject (and roll back anything already changed). */
   onTimeout: z.literal('reject').default('reject'),
+  /**
+   * Decisions must carry an SSH signature by the approver's key in `trust.allowedSigners`. Default: true
+   * whenever the gate lists approvers (a name in a payload proves nothing).
+   */
+  signed: z.boolean().optional(),
 });
 export type GateSpec = z.infer<typeof gateSchema>;
 
@@ -55,6 +60,8 @@ const environmentSchema = z.strictObject({
   gates: z.array(gateSchema).max(STAGES.length).optional(),
   health: healthSchema.partial().optional(),
   dependencies: z.array(dependencySchema).max(32).optional(),
+  /** Who may intervene in a failed rollback (signed). Default: the approvers of the environment's gates. */
+  operators: z.array(personName).max(100).optional(),
 });
 export type EnvironmentSpec = z.infer<typeof environmentSchema>;
 
@@ -85,6 +92,8 @@ export const deploySpecSchema = z
       .strictObject({ minFreeDiskMb: z.number().int().min(0).max(10_000_000).default(100) })
       .default({ minFreeDiskMb: 100 }),
     health: healthSchema.default(healthSchema.parse({})),
+    /** Approvers' public keys: an OpenSSH allowed_signers file, relative to this spec's directory, inside the spec root. */
+    trust: z.strictObject({ allowedSigners: relativePath }).optional(),
     timeouts: z
       .strictObject({
         /** How soon a dead worker is noticed during a stage (the activity heartbeat timeout). */
@@ -110,6 +119,12 @@ export const deploySpecSchema = z
       for (const [i, gate] of (env.gates ?? []).entries()) {
         if (seen.has(gate.before)) ctx.addIssue({ code: 'custom', path: ['environments', name, 'gates', i, 'before'], message: `two gates before ${gate.before}; merge them` });
         seen.add(gate.before);
+        if (gate.signed === true && gate.approvers.length === 0) {
+          ctx.addIssue({ code: 'custom', path: ['environments', name, 'gates', i, 'signed'], message: 'a signed gate needs approvers: list who may sign' });
+        }
+        if ((gate.signed ?? gate.approvers.length > 0) && !spec.trust) {
+          ctx.addIssue({ code: 'custom', path: ['environments', name, 'gates', i, 'signed'], message: 'a signed gate (the default when it lists approvers) needs trust.allowedSigners: the approvers\' public keys' });
+        }
         if (gate.approvers.length > 0 && gate.quorum > gate.approvers.length) {
           ctx.addIssue({ code: 'custom', path: ['environments', name, 'gates', i, 'quorum'], message: `quorum ${gate.quorum} exceeds the ${gate.approvers.length} allowed approvers` });
         }
@@ -132,6 +147,10 @@ export const deployInputSchema = z.strictObject({
     .max(500)
     .refine((r) => !/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(r), 'must not contain control or bidi characters')
     .optional(),
+  /** When the request was signed (ISO 8601 UTC); part of the signed request statement. */
+  requestedAt: z.string().max(40).optional(),
+  /** An armored SSH signature by `requestedBy` over the request statement; required for an environment with a signed gate. */
+  signature: z.string().max(8192).optional(),
 });
 export type DeployInput = z.infer<typeof deployInputSchema>;
 

@@ -1,6 +1,12 @@
 import { condition } from '@temporalio/workflow';
 import type { DeployState } from './deploy-state';
-import type { Approval, GatePlan, GateState } from './types';
+import { checkDecisionSignature } from './signatures';
+import type { Approval, GatePlan, GateState, SignatureProof } from './types';
+
+/** ", signed with SHA256:…" for the timeline. */
+export function signedWith(proof: SignatureProof | undefined): string {
+  return proof ? ` (signed, key ${proof.fingerprint})` : '';
+}
 
 /**
  * Pure gate rules, shared by the signal handlers (which record a refusal) and the update validator
@@ -47,9 +53,15 @@ export class ApprovalGates {
 
   constructor(private readonly deploy: DeployState) {}
 
-  /** Why `by` may not make `decision` now, or null when it would count. */
-  refusal(by: string, decision: 'approve' | 'reject'): string | null {
-    return refuseDecision(this.gate, this.state, this.deploy.plan?.requestedBy ?? '', by, decision);
+  /**
+   * Checks a decision: the gate rules, then, at a signed gate, the signature (which proves `by`). Returns
+   * why it is refused, or the proof it carries (none at an unsigned gate).
+   */
+  check(by: string, decision: 'approve' | 'reject', signature: unknown): { refusal: string } | { proof?: SignatureProof } {
+    const refusal = refuseDecision(this.gate, this.state, this.deploy.plan?.requestedBy ?? '', by, decision);
+    if (refusal) return { refusal };
+    if (!this.gate!.signed) return {};
+    return checkDecisionSignature(this.deploy, { stage: this.gate!.before, decision, signer: by, signature });
   }
 
   /** The gate's state after a decision (the update's answer). */
@@ -58,21 +70,21 @@ export class ApprovalGates {
   }
 
   /** Counts a decision that `refusal` accepted. */
-  decide(decision: 'approve' | 'reject', by: string, comment: string | undefined, via: Approval['via']): void {
+  decide(decision: 'approve' | 'reject', by: string, comment: string | undefined, via: Approval['via'], signature?: SignatureProof): void {
     const { gate, state, deploy } = this;
     if (!gate || !state || !deploy.plan) return;
     if (decision === 'reject') {
       state.decision = 'rejected';
-      state.rejectedBy = { by, at: deploy.now(), reason: comment };
-      deploy.note({ kind: 'gate', stage: gate.before, event: `rejected by ${by}`, detail: comment });
+      state.rejectedBy = { by, at: deploy.now(), reason: comment, ...(signature ? { signature } : {}) };
+      deploy.note({ kind: 'gate', stage: gate.before, event: `rejected by ${by}${signedWith(signature)}`, detail: comment });
       return;
     }
-    const approval: Approval = { by, at: deploy.now(), comment, via };
+    const approval: Approval = { by, at: deploy.now(), comment, via, ...(signature ? { signature } : {}) };
     state.approvals.push(approval);
     deploy.approvals.push(approval);
     state.given = state.approvals.length;
     state.needed = Math.max(0, gate.quorum - state.approvals.length);
-    deploy.note({ kind: 'gate', stage: gate.before, event: `approved by ${by} (${state.approvals.length}/${gate.quorum})`, detail: comment });
+    deploy.note({ kind: 'gate', stage: gate.before, event: `approved by ${by}${signedWith(signature)} (${state.approvals.length}/${gate.quorum})`, detail: comment });
     if (state.needed === 0) state.decision = 'approved';
   }
 
@@ -81,6 +93,11 @@ export class ApprovalGates {
     const { deploy } = this;
     const deadline = new Date(Date.now() + g.timeoutMs).toISOString();
     const state: GateState = { stage: g.before, approvers: g.approvers, quorum: g.quorum, approvals: [], given: 0, needed: g.quorum, deadline };
+    if (g.signed) {
+      const p = deploy.plan!;
+      state.signed = true;
+      state.sign = { ...deploy.ids, service: p.service, environment: p.environment, version: p.version, artifactSha256: deploy.artifact?.sha256 ?? null, stage: g.before };
+    }
     this.gate = g;
     this.state = state;
     deploy.pendingGate = state;

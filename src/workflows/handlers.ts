@@ -19,13 +19,13 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
       deploy.note({ kind: 'signal_refused', event: `${decision} refused: invalid payload`, detail: describePayloadError(decision, parsed.error) });
       return;
     }
-    const data = parsed.data as { by: string; comment?: string; reason?: string };
-    const refusal = gates.refusal(data.by, decision);
-    if (refusal) {
-      deploy.note({ kind: 'signal_refused', event: `${decision} by ${data.by} refused`, detail: refusal });
+    const data = parsed.data as { by: string; comment?: string; reason?: string; signature?: string };
+    const checked = gates.check(data.by, decision, data.signature);
+    if ('refusal' in checked) {
+      deploy.note({ kind: 'signal_refused', event: `${decision} by ${data.by} refused`, detail: checked.refusal });
       return;
     }
-    gates.decide(decision, data.by, data.reason ?? data.comment, 'signal');
+    gates.decide(decision, data.by, data.reason ?? data.comment, 'signal', checked.proof);
   };
   setHandler(approveSignal, (raw) => onSignalDecision('approve', raw));
   setHandler(rejectSignal, (raw) => onSignalDecision('reject', raw));
@@ -34,15 +34,16 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
     approvalUpdate,
     (raw) => {
       const p = payloadSchemas().approval.parse(raw);
-      gates.decide(p.decision, p.by, p.comment, 'update');
+      const checked = gates.check(p.by, p.decision, p.signature);
+      gates.decide(p.decision, p.by, p.comment, 'update', 'proof' in checked ? checked.proof : undefined);
       return gates.current!;
     },
     {
       validator: (raw) => {
         const parsed = payloadSchemas().approval.safeParse(raw);
         if (!parsed.success) throw new Error(describePayloadError('approval', parsed.error));
-        const refusal = gates.refusal(parsed.data.by, parsed.data.decision);
-        if (refusal) throw new Error(refusal);
+        const checked = gates.check(parsed.data.by, parsed.data.decision, parsed.data.signature);
+        if ('refusal' in checked) throw new Error(checked.refusal);
       },
     },
   );

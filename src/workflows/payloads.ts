@@ -14,11 +14,13 @@ function buildPayloadSchemas() {
     .string()
     .max(500)
     .refine((t) => !/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(t), 'must not contain control or bidi characters');
+  // An armored SSH signature; checked by the verifier, bounded here so a huge one never reaches it.
+  const signature = zod.string().max(8192, 'must be an armored SSH signature (at most 8192 characters)');
   return {
-    approve: zod.strictObject({ by: personName, comment: freeText.optional() }),
-    reject: zod.strictObject({ by: personName, reason: freeText.optional(), comment: freeText.optional() }),
-    intervene: zod.strictObject({ by: personName, action: zod.enum(['retry', 'skip', 'abort']), comment: freeText.optional() }),
-    approval: zod.strictObject({ decision: zod.enum(['approve', 'reject']), by: personName, comment: freeText.optional() }),
+    approve: zod.strictObject({ by: personName, comment: freeText.optional(), signature: signature.optional() }),
+    reject: zod.strictObject({ by: personName, reason: freeText.optional(), comment: freeText.optional(), signature: signature.optional() }),
+    intervene: zod.strictObject({ by: personName, action: zod.enum(['retry', 'skip', 'abort']), comment: freeText.optional(), signature: signature.optional() }),
+    approval: zod.strictObject({ decision: zod.enum(['approve', 'reject']), by: personName, comment: freeText.optional(), signature: signature.optional() }),
   };
 }
 

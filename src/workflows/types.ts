@@ -5,6 +5,7 @@
 
 import type { HealthThresholds } from '../health/thresholds';
 import type { HostOutcome } from '../targets/types';
+import type { AllowedSigner } from '../trust/allowed-signers';
 import type { TargetPlan } from '../targets/registry';
 import type { StageName } from './stages';
 
@@ -26,6 +27,8 @@ export interface GatePlan {
   quorum: number;
   requesterMayApprove: boolean;
   timeoutMs: number;
+  /** Decisions must be signed by the approver's key (absent in plans recorded before signed gates: unsigned). */
+  signed?: boolean;
 }
 
 /** The validate stage's analysis: the readiness URL and its thresholds. */
@@ -63,6 +66,12 @@ export interface DeployPlan {
   target: TargetPlan;
   gates: GatePlan[];
   heartbeatTimeoutMs: number;
+  /** Who may intervene in a failed rollback, and whether they must sign (absent in older plans: anyone, unsigned). */
+  intervention?: { operators: string[]; signed: boolean };
+  /** The public keys the plan trusts for signed decisions, read from the spec's allowed_signers file. */
+  trust?: { allowedSigners: AllowedSigner[]; source: string; sha256: string };
+  /** The proof that `requestedBy` asked for this deploy (environments with a signed gate). */
+  request?: { signer: string; fingerprint: string; requestedAt: string };
 }
 
 export interface ArtifactRef {
@@ -95,6 +104,16 @@ export interface Approval {
   at: string;
   comment?: string;
   via: 'signal' | 'update';
+  /** Present when the decision was signed: who, with which key, and exactly what. */
+  signature?: SignatureProof;
+}
+
+/** What a verified signature proves: `signer` (an allowed_signers principal) signed `statement` with the key `fingerprint`. */
+export interface SignatureProof {
+  signer: string;
+  fingerprint: string;
+  keyType: string;
+  statement: string;
 }
 
 export interface GateState {
@@ -107,7 +126,10 @@ export interface GateState {
   needed: number;
   deadline: string;
   decision?: 'approved' | 'rejected' | 'timed_out';
-  rejectedBy?: { by: string; at: string; reason?: string };
+  rejectedBy?: { by: string; at: string; reason?: string; signature?: SignatureProof };
+  /** Decisions must be signed; `sign` holds what the statement binds besides the decision and the signer. */
+  signed?: boolean;
+  sign?: { workflowId: string; runId: string; service: string; environment: string; version: string; artifactSha256: string | null; stage: string };
 }
 
 export interface TimelineEntry {
@@ -133,6 +155,7 @@ export interface CompensationRecord {
   status: 'succeeded' | 'failed' | 'skipped' | 'retried';
   error?: string;
   by?: string;
+  signature?: SignatureProof;
   at: string;
 }
 
@@ -147,7 +170,7 @@ export interface DeployStatusView {
   stage: StageName | 'plan' | 'compensating' | 'done';
   waitingFor?: string;
   pendingGate?: GateState;
-  pendingIntervention?: { compensation: string; error: string; since: string };
+  pendingIntervention?: { compensation: string; error: string; since: string; operators?: string[]; signed?: boolean; sign?: GateState['sign'] };
   stages: StageRecord[];
   timeline: TimelineEntry[];
 }
@@ -171,7 +194,7 @@ export interface DeployResult {
 }
 
 // Signal, update and query payloads (validated with zod in src/workflows/payloads.ts).
-export interface ApproveSignal { by: string; comment?: string }
-export interface RejectSignal { by: string; reason?: string }
-export interface InterveneSignal { by: string; action: 'retry' | 'skip' | 'abort'; comment?: string }
-export interface ApprovalUpdate { decision: 'approve' | 'reject'; by: string; comment?: string }
+export interface ApproveSignal { by: string; comment?: string; signature?: string }
+export interface RejectSignal { by: string; reason?: string; signature?: string }
+export interface InterveneSignal { by: string; action: 'retry' | 'skip' | 'abort'; comment?: string; signature?: string }
+export interface ApprovalUpdate { decision: 'approve' | 'reject'; by: string; comment?: string; signature?: string }
