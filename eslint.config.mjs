@@ -9,11 +9,13 @@ const ACTIVITY_IMPLEMENTATION =
   'Workflow code calls activities through proxyActivities, never directly: import their types only ' +
   "(`import type { Activities } from '../activities'`).";
 
-const builtinNames = builtinModules.map((name) => name.replace(/^node:/, ''));
+// builtinModules lists most modules bare (`fs`), which load as `node:fs` too; the `node:`-only ones (node:test,
+// node:sea…) are listed with their prefix by newer Node versions and not at all by Node 20.
+const builtinSpecifiers = builtinModules.flatMap((name) => (name.startsWith('node:') ? [name] : [name, `node:${name}`]));
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-// Every built-in in both spellings, plus `node:`-only ones (node:test, node:sea…) that builtinModules omits.
-const prefixOnlyBuiltin = `^node:(?!(?:${builtinNames.map(escapeRegExp).join('|')})$)`;
-const anyBuiltin = `^(?:node:.+|${builtinNames.map(escapeRegExp).join('|')})$`;
+const listedBuiltin = builtinSpecifiers.map(escapeRegExp).join('|');
+const unlistedNodeBuiltin = `^(?!(?:${listedBuiltin})$)node:`;
+const anyBuiltin = `^(?:node:.+|${listedBuiltin})$`;
 // A relative path with an `activities` segment: from src/workflows/** that is src/activities/ or below.
 const activityModule = '^\\.{1,2}/(?:.*/)?activities(?:/.*)?$';
 /** An esquery selector for `require('x')` and `import('x')` whose x matches the regex (slashes escaped for esquery). */
@@ -32,10 +34,9 @@ export default [
     },
     plugins: { '@typescript-eslint': tseslint.plugin },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
+    // The promise rules of typescript-eslint's recommended-type-checked set: the rest of that set would mean
+    // rewriting working code (mostly `any` from parsed JSON) for little gain.
     rules: {
-      // The promise rules of typescript-eslint's recommended-type-checked set; its other rules would mean
-      // rewriting working code (mostly `any` from JSON) for little gain.
-      //
       // A promise nobody awaits loses its error and its ordering: in a workflow a forgotten `await` on an
       // activity or timer changes what history records; elsewhere it is an unhandled rejection.
       // node:test's top-level test()/describe() register the test and handle its promise themselves.
@@ -60,9 +61,9 @@ export default [
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: builtinNames.flatMap((name) => [name, `node:${name}`]).map((name) => ({ name, message: SANDBOX })),
+          paths: builtinSpecifiers.map((name) => ({ name, message: SANDBOX })),
           patterns: [
-            { regex: prefixOnlyBuiltin, message: SANDBOX },
+            { regex: unlistedNodeBuiltin, message: SANDBOX },
             { regex: activityModule, message: ACTIVITY_IMPLEMENTATION, allowTypeImports: true },
           ],
         },
