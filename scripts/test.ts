@@ -1,37 +1,45 @@
 /**
- * `npm test`: typecheck, the Temporal CLI (built when missing), PostgreSQL up, then every test file on
- * the real stack, one file at a time (each file starts its own Temporal dev server on free ports).
+ * `npm test`: typecheck, lint, the Temporal CLI (built when missing), PostgreSQL up, then every test file
+ * on the real stack, one file at a time (each file starts its own Temporal dev server on free ports). A
+ * failed run ends with each failing file and, under it, its failing tests.
  *
  *   npm test                              all of test/**\/*.test.ts except test/faults/**
  *   npm test -- --faults                  only test/faults/**
  *   npm run test:unit                     only test/unit/** (no PostgreSQL, no builds, no typecheck)
  *   npm test -- test/foo.test.ts          just these files (or directories)
+ *   npm test -- --skip-checks test/foo.test.ts   the files without the typecheck and lint
  *   npm test -- --test-name-pattern=x     other --flags go to `node --test`
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { eslintArgv } from './lib/lint';
 import { formatDuration, info, step } from './lib/log';
 import { ensurePostgres } from './lib/postgres';
 import { findOrBuildTemporalCli } from './lib/temporal-cli';
+import { formatFailureSummary, parseFailedTests, type FailedTest } from './lib/test-failures';
 
 const ROOT = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(ROOT, 'test');
 const FAULTS_DIR = path.join(TEST_DIR, 'faults');
 const UNIT_DIR = path.join(TEST_DIR, 'unit');
+const FAILED_TESTS_REPORTER = path.join(__dirname, 'lib', 'failed-tests-reporter.mjs');
 
 interface TestArgs {
   faults: boolean;
   unit: boolean;
+  skipChecks: boolean;
   filters: string[];
   nodeTestFlags: string[];
 }
 
 function parseArgs(argv: string[]): TestArgs {
-  const args: TestArgs = { faults: false, unit: false, filters: [], nodeTestFlags: [] };
+  const args: TestArgs = { faults: false, unit: false, skipChecks: false, filters: [], nodeTestFlags: [] };
   for (const arg of argv) {
     if (arg === '--faults') args.faults = true;
     else if (arg === '--unit') args.unit = true;
+    else if (arg === '--skip-checks') args.skipChecks = true;
     else if (arg.startsWith('--')) args.nodeTestFlags.push(arg);
     else args.filters.push(arg);
   }
@@ -83,6 +91,32 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<n
   });
 }
 
+/**
+ * Runs the test files in one `node --test`, with the spec reporter showing the run live, and returns its
+ * exit code and the failed tests that the failed-tests reporter recorded.
+ */
+async function runTestFiles(files: string[], nodeTestFlags: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; failed: FailedTest[] }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-test-run-'));
+  const failedFile = path.join(dir, 'failed-tests.jsonl');
+  try {
+    const code = await run(
+      process.execPath,
+      [
+        '--import', 'tsx', '--test', '--test-concurrency=1',
+        '--test-reporter=spec', '--test-reporter-destination=stdout',
+        `--test-reporter=${FAILED_TESTS_REPORTER}`, `--test-reporter-destination=${failedFile}`,
+        ...nodeTestFlags,
+        ...files.map((file) => path.relative(ROOT, file)),
+      ],
+      env,
+    );
+    const failed = parseFailedTests(await fs.readFile(failedFile, 'utf8').catch(() => ''));
+    return { code, failed };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** A step whose failure (non-zero exit) is recorded and reported at the end instead of stopping the run. */
 async function exitCodeStep(label: string, failures: string[], runStep: () => Promise<number>): Promise<void> {
   try {
@@ -99,13 +133,15 @@ async function main(): Promise<number> {
   const started = Date.now();
   const args = parseArgs(process.argv.slice(2));
   const failures: string[] = [];
+  let testRun: { fileCount: number; code: number; failed: FailedTest[] } | undefined;
 
   // tsx does not typecheck, so a type error would otherwise pass unnoticed; the tests still run after
-  // a type error so that one CI run reports both.
-  if (!args.unit) {
+  // a type or lint error so that one CI run reports all of them. The fast tier skips both.
+  if (!args.skipChecks && !args.unit) {
     await exitCodeStep('typecheck (tsc --noEmit -p .)', failures, () =>
       run(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '-p', '.'], process.env),
     );
+    await exitCodeStep('lint (eslint)', failures, () => run(process.execPath, eslintArgv([]), process.env));
   }
 
   const cli = await step('Temporal CLI', () => findOrBuildTemporalCli());
@@ -118,20 +154,21 @@ async function main(): Promise<number> {
     info(args.faults ? 'No test files under test/faults/.' : 'No test files found.');
     failures.push('no test files');
   } else {
-    const env = { ...process.env, TEMPORAL_CLI: cli.value };
-    const relative = files.map((file) => path.relative(ROOT, file));
-    await exitCodeStep(`${files.length} test file(s)`, failures, () =>
-      run(
-        process.execPath,
-        ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...args.nodeTestFlags, ...relative],
-        env,
-      ),
-    );
+    // NODE_TEST_CONTEXT is set when this runs inside a test; node --test would then skip every file and pass.
+    const { NODE_TEST_CONTEXT: _insideTest, ...inherited } = process.env;
+    const env = { ...inherited, TEMPORAL_CLI: cli.value };
+    await exitCodeStep(`tests (${files.length} file(s))`, failures, async () => {
+      const { code, failed } = await runTestFiles(files, args.nodeTestFlags, env);
+      testRun = { fileCount: files.length, code, failed };
+      return code;
+    });
   }
 
   info(`\nTotal wall time: ${formatDuration(Date.now() - started)}`);
   if (failures.length > 0) {
     info(`FAILED: ${failures.join(', ')}`);
+    if (testRun && testRun.failed.length > 0) info(`\n${formatFailureSummary(testRun.failed, testRun.fileCount, ROOT)}`);
+    else if (testRun && testRun.code !== 0) info(`node --test exited with code ${testRun.code} without naming a failed test: see its output above.`);
     return 1;
   }
   info('All steps passed.');

@@ -34,9 +34,12 @@ before(async () => {
       spec.environments.production.dependencies = [{ name: 'payments-api', tcp: '127.0.0.1:9' }];
     },
   });
-  platform = http.createServer(async (_req, res) => {
-    const live = await fs.readFile(path.join(commandWorkDir(), 'live.txt'), 'utf8').catch(() => '');
-    res.writeHead(live.startsWith('2.0.0 ') ? 503 : 200).end(live);
+  platform = http.createServer((_req, res) => {
+    // A missing live.txt reads as '', so this chain cannot reject: nothing needs to wait for it.
+    void fs
+      .readFile(path.join(commandWorkDir(), 'live.txt'), 'utf8')
+      .catch(() => '')
+      .then((live) => res.writeHead(live.startsWith('2.0.0 ') ? 503 : 200).end(live));
   });
   await new Promise<void>((r) => platform.listen(platformPort, '127.0.0.1', r));
   await world.startWorker();

@@ -119,19 +119,32 @@ test('deploy runs deploy then activate, records exit codes and output, and repor
 test('a failing command is refused naming the command and exit code; runtime values are redacted', async () => {
   const workDir = await newWorkDir();
   const secret = 'secret-token-9d8e7f';
-  const target = createCommandTarget(platformConfig(workDir, { deploy: [node, FAKE_PLATFORM, 'print', '5000', '3'] }));
+  const secretNeverShown = (err: ApplicationFailure) =>
+    assert.ok(!JSON.stringify({ message: err.message, details: err.details }).includes(secret), 'the secret leaked');
+
+  // Everything on stdout, so the order is fixed and the kept tail is known exactly.
+  const chatty = createCommandTarget(platformConfig(workDir, { deploy: [node, FAKE_PLATFORM, 'print', '5000', '3'] }));
+  const redactedOutput = `${'x'.repeat(5000)}\nsecret is [redacted:APP_SECRET]\nEND-OF-OUTPUT\n`;
   await assert.rejects(
-    target.deploy(release('1.0.0', SHA_A), { APP_SECRET: secret }),
+    chatty.deploy(release('1.0.0', SHA_A), { APP_SECRET: secret }),
     refusedWith(FailureType.TargetCommandFailed, /target\.deploy command .*print.* exited with code 3/, (err) => {
       const record = err.details![0] as CommandRecord;
       assert.equal(record.exitCode, 3);
-      assert.ok(record.output.length <= 2048, `output kept to the last 2 KB, got ${record.output.length}`);
-      assert.match(record.output, /END-OF-OUTPUT\s*$/);
-      assert.match(record.output, /secret is \[redacted:APP_SECRET\]/);
-      assert.ok(!JSON.stringify({ message: err.message, details: err.details }).includes(secret));
+      assert.equal(record.output, redactedOutput.slice(-2048), 'the output is kept to its last 2 KB');
+      secretNeverShown(err);
     }),
   );
-  assert.equal(await target.current(), null, 'activate never ran');
+
+  // stderr is captured and redacted as well (alone, since its order relative to stdout is not fixed).
+  const complaining = createCommandTarget(platformConfig(workDir, { deploy: [node, FAKE_PLATFORM, 'complain', '5'] }));
+  await assert.rejects(
+    complaining.deploy(release('1.0.0', SHA_A), { APP_SECRET: secret }),
+    refusedWith(FailureType.TargetCommandFailed, /target\.deploy command .*complain.* exited with code 5/, (err) => {
+      assert.equal((err.details![0] as CommandRecord).output, 'stderr says the secret is [redacted:APP_SECRET]\n');
+      secretNeverShown(err);
+    }),
+  );
+  assert.equal(await chatty.current(), null, 'activate never ran');
 });
 
 test('a retry after activation failed runs the commands again and still reports the first previous', async () => {

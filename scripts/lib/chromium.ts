@@ -98,8 +98,14 @@ async function isExecutable(file: string): Promise<boolean> {
 }
 
 if (require.main === module) {
-  findOrInstallChromium().then((r) => {
-    process.stdout.write(r.found ? `${r.path}${r.installedNow ? ' (installed now)' : ''}\n` : `${r.reason}\n`);
-    process.exit(r.found ? 0 : 1);
-  });
+  findOrInstallChromium().then(
+    (r) => {
+      process.stdout.write(r.found ? `${r.path}${r.installedNow ? ' (installed now)' : ''}\n` : `${r.reason}\n`);
+      process.exit(r.found ? 0 : 1);
+    },
+    (err: Error) => {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -6,7 +6,7 @@ import type { DeployWorker } from './create';
  * answers, and the worker is polling its task queue.
  */
 export function startHealthServer(w: DeployWorker, port: number): Promise<http.Server> {
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
@@ -28,6 +28,14 @@ export function startHealthServer(w: DeployWorker, port: number): Promise<http.S
       return;
     }
     res.writeHead(404).end();
+  };
+  // http ignores what a handler returns: a failure must answer here, not become an unhandled rejection
+  // that would end the worker.
+  const server = http.createServer((req, res) => {
+    answer(req, res).catch((err: Error) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`health check failed: ${err.message}\n`);
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

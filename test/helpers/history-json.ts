@@ -12,7 +12,6 @@ import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
  * @temporalio/proto itself uses makes the parse independent of how npm laid the packages out.
  */
 const protoDir = path.dirname(require.resolve('@temporalio/proto'));
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { fromJson } = require(require.resolve('protobufjs/ext/protojson', { paths: [protoDir] })) as {
   fromJson: (type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }) => unknown;
 };

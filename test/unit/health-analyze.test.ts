@@ -50,6 +50,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Polls until `condition` holds: what another connection does is seen on the event loop's own schedule. */
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 const ok = (_n: number, _req: http.IncomingMessage, res: http.ServerResponse) => res.end('ready');
 const unavailable = (_n: number, _req: http.IncomingMessage, res: http.ServerResponse) => {
   res.statusCode = 503;
@@ -102,7 +111,8 @@ test('an always-503 endpoint fails fast after M failures', async () => {
   assert.equal(report.firstFailure?.error, `HTTP 503 from ${server.url}`);
   assert.match(report.reason, /the latest 4 probes failed in a row \(maxConsecutiveFailures 4\)/);
   assert.ok(report.breachAtMs !== undefined && report.breachAtEpochMs !== undefined);
-  assert.ok(report.breachAtEpochMs >= before && report.breachAtEpochMs <= Date.now());
+  // breachAtEpochMs is rounded to the millisecond, so it may read up to 1 ms past a Date.now() taken at once.
+  assert.ok(report.breachAtEpochMs >= before && report.breachAtEpochMs <= Date.now() + 1);
 });
 
 test('a slow endpoint fails on p95 latency although every probe succeeds', async () => {
@@ -122,8 +132,9 @@ test('a slow endpoint fails on p95 latency although every probe succeeds', async
 
 test('a flapping endpoint fails on the success ratio', async () => {
   const server = await startServer((n, req, res) => (n % 2 === 1 ? ok(n, req, res) : unavailable(n, req, res)));
-  // 50 slots at minSuccessRatio 0.9 allow 5 failures; the 6th arrives with the 12th probe.
-  const thresholds = { ...fast, intervalMs: 50, windowMs: 2_500 };
+  // 50 slots at minSuccessRatio 0.9 allow 5 failures; the 6th arrives with the 12th probe. The slots are
+  // 200 ms wide so that 12 probes fit in the window with room to spare on a busy machine.
+  const thresholds = { ...fast, intervalMs: 200, windowMs: 10_000 };
   const report = await analyzeHealth({ url: server.url, thresholds });
 
   assert.equal(report.passed, false);
@@ -157,12 +168,14 @@ test('nothing listening fails with connection-refused errors', async () => {
 
 test('a probe without an answer within requestTimeoutMs fails with a timeout', async () => {
   const server = await startServer(() => {}); // never answers
-  const thresholds = { ...fast, requestTimeoutMs: 100, maxConsecutiveFailures: 2 };
+  // Long enough for each request to reach the server before its probe gives up, on a busy machine too.
+  const thresholds = { ...fast, requestTimeoutMs: 500, maxConsecutiveFailures: 2 };
   const report = await analyzeHealth({ url: server.url, thresholds });
 
   assert.equal(report.breached, 'consecutive_failures');
   assert.equal(report.samples, 2);
-  assert.equal(report.firstFailure?.error, `no complete response within 100ms (requestTimeoutMs) from ${server.url}`);
+  assert.equal(report.firstFailure?.error, `no complete response within 500ms (requestTimeoutMs) from ${server.url}`);
+  await waitUntil(() => server.hits() >= 2, 'both probes reaching the server');
   assert.equal(server.hits(), 2);
 });
 
@@ -181,16 +194,19 @@ test('a redirect is a failed probe, not followed', async () => {
 
 test('the window ends the analysis: a probe in flight at the deadline is not counted', async () => {
   const server = await startServer(() => {}); // never answers
-  const thresholds = { ...fast, intervalMs: 100, windowMs: 300, requestTimeoutMs: 10_000, consecutiveSuccesses: 1 };
+  // The window is long enough for the first probe's request to reach the server on a busy machine.
+  const thresholds = { ...fast, intervalMs: 100, windowMs: 1_000, requestTimeoutMs: 10_000, consecutiveSuccesses: 1 };
   const report = await analyzeHealth({ url: server.url, thresholds });
 
   assert.equal(report.passed, false);
   assert.equal(report.breached, 'deadline');
   assert.equal(report.samples, 0);
-  assert.match(report.reason, /no probe completed within the 300ms window/);
-  assert.ok(report.durationMs >= 300);
+  assert.match(report.reason, /no probe completed within the 1000ms window/);
+  assert.ok(report.durationMs >= 1_000);
   assert.equal(report.breachAtMs, report.durationMs);
-  assert.equal(server.hits(), 1);
+  // The server may read the request after the analysis has returned: wait for it, then count.
+  await waitUntil(() => server.hits() >= 1, 'the probe in flight reaching the server');
+  assert.equal(server.hits(), 1, 'one probe, still in flight when the window ended');
 });
 
 test('aborting the signal stops the loop between probes', async () => {
@@ -227,8 +243,7 @@ test('aborting the signal cancels a probe in flight', async () => {
   await requestArrived;
   controller.abort(new Error('activity cancelled'));
   await assert.rejects(analysis, /activity cancelled/);
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(server.abandoned(), 1, 'the in-flight request was closed by the client');
+  await waitUntil(() => server.abandoned() === 1, 'the server seeing the in-flight request closed by the client');
   assert.equal(server.hits(), 1);
 });
 
