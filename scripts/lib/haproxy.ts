@@ -76,5 +76,8 @@ if (require.main === module) {
   findOrInstallHaproxy().then((r) => {
     process.stdout.write(r.found ? `${r.path} (HAProxy ${r.version}${r.installedNow ? ', installed now' : ''})\n` : `${r.reason}\n${WITHOUT_HAPROXY}\n`);
     process.exit(r.found ? 0 : 1);
+  }, (err: Error) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
   });
 }

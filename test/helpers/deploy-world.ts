@@ -10,7 +10,9 @@ import { loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { createDeployWorker, type DeployWorker } from '../../src/worker/create';
 import { startDeploy } from '../../src/client/deploys';
 import { createLocalTarget } from '../../src/targets';
-import { statusQuery } from '../../src/workflows/definitions';
+import { approveSignal, statusQuery } from '../../src/workflows/definitions';
+import { signDecision, signDeployRequest } from '../../src/client/signing';
+import type { SignedDecision } from '../../src/trust/statement';
 import type { DeployResult, DeployStatusView } from '../../src/workflows/types';
 import { freePort } from '../../scripts/lib/dev-server';
 import { prepareExample, type ExampleWorld } from '../../scripts/lib/example';
@@ -39,7 +41,14 @@ export interface DeployWorld {
   spawnWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
   /** Everything a spawned worker wrote to stdout and stderr so far (kept for the whole run). */
   workerOutput(child: ChildProcess): string;
+  /** Starts a deploy; the request is signed with the requester's demo key when there is one. */
   deploy(input: { environment: string; version: string; requestedBy?: string; reason?: string }): Promise<WorkflowHandle>;
+  /** The demo private key of alice, bob or carol (undefined for anyone else). */
+  keyOf(name: string): string | undefined;
+  /** Signs `decision` by `by` for the gate (or intervention) the deploy waits at, from its status query. */
+  sign(handle: WorkflowHandle, decision: SignedDecision, by: string): Promise<string>;
+  /** Sends a signed approve signal as `by`. */
+  approve(handle: WorkflowHandle, by: string, comment?: string): Promise<void>;
   outcome(handle: WorkflowHandle): Promise<{ status: string; result: DeployResult }>;
   status(handle: WorkflowHandle): Promise<DeployStatusView>;
   waitForStatus(handle: WorkflowHandle, pred: (s: DeployStatusView) => boolean, timeoutMs?: number): Promise<DeployStatusView>;
@@ -59,11 +68,12 @@ export async function startDeployWorld(
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-world-'));
   const orchestratorDb = await createTestDatabase('orch');
   const prefix = `t_hello_${randomBytes(3).toString('hex')}`;
-  const example = await prepareExample({ dataDir, adminUrl: ADMIN_DATABASE_URL, dbPrefix: prefix });
+  const example = await prepareExample({ dataDir, adminUrl: ADMIN_DATABASE_URL, dbPrefix: prefix, allowedSignersFile: path.join(dataDir, 'allowed_signers') });
   const ports = { staging: await freePort(), production: await freePort() };
 
   const spec = YAML.parse(await fs.readFile(path.join(REPO_ROOT, 'examples/hello-service/deploy.yaml'), 'utf8'));
   spec.source.repository = example.sourceRepo;
+  spec.trust = { allowedSigners: 'allowed_signers' };
   spec.timeouts = { heartbeatMs: 3000 };
   spec.health = { ...spec.health, intervalMs: 100, windowMs: 8000, requestTimeoutMs: 2000, consecutiveSuccesses: 4, maxConsecutiveFailures: 3, maxP95LatencyMs: 2000 };
   for (const env of ['staging', 'production'] as const) {
@@ -83,6 +93,8 @@ export async function startDeployWorld(
     DEPLOY_TASK_QUEUE: 'deploys',
     WORKER_HEALTH_PORT: '0',
     WORKER_SHUTDOWN_GRACE_MS: '2000',
+    // The hostile suite sends inline specs; the worker refuses them (and always for a gated environment) otherwise.
+    DEPLOY_ALLOW_INLINE_SPECS: 'true',
   };
   const config = loadWorkerConfig(workerEnv);
   const connection = await Connection.connect({ address: temporal.address });
@@ -137,7 +149,25 @@ export async function startDeployWorld(
       return outputs.get(child)?.text ?? '';
     },
     async deploy(input) {
-      return startDeploy(client, { spec: specPath, requestedBy: 'carol', ...input }, { taskQueue: 'deploys' });
+      const full = { spec: specPath, requestedBy: 'carol', ...input };
+      const key = world.keyOf(full.requestedBy);
+      // Requests are signed by the requester's demo key when there is one (a signed gate requires it).
+      const signed = key ? await signDeployRequest(full, { workflowId: `deploy-hello-service-${full.environment}`, service: 'hello-service', keyFile: key }) : full;
+      return startDeploy(client, signed, { taskQueue: 'deploys' });
+    },
+    keyOf(name) {
+      return (example.keys as Record<string, { privateKeyFile: string } | undefined>)[name]?.privateKeyFile;
+    },
+    async sign(handle, decision, by) {
+      const s = await handle.query(statusQuery);
+      const context = decision.startsWith('intervene') ? s.pendingIntervention?.sign : s.pendingGate?.sign;
+      if (!context) throw new Error(`${handle.workflowId} shows nothing to sign for ${decision} (status ${s.status})`);
+      const key = world.keyOf(by);
+      if (!key) throw new Error(`no demo key for ${by}`);
+      return signDecision(context, decision, by, key);
+    },
+    async approve(handle, by, comment) {
+      await handle.signal(approveSignal, { by, comment, signature: await world.sign(handle, 'approve', by) });
     },
     async outcome(handle) {
       try {
