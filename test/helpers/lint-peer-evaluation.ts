@@ -45,6 +45,8 @@ export interface PeerEvaluation {
   outcomes: CaseOutcome[];
   overall: Tally;
   bySource: Record<string, Tally>;
+  /** The cases added after the rules were written (PeerCase.heldOut). */
+  heldOut: Tally;
 }
 
 export async function evaluatePeerCases(cases: readonly PeerCase[]): Promise<PeerEvaluation> {
@@ -67,7 +69,7 @@ export async function evaluatePeerCases(cases: readonly PeerCase[]): Promise<Pee
   for (const repo of [...new Set(cases.map((c) => c.source.repo))]) {
     bySource[repo] = tally(outcomes.filter((o) => o.peerCase.source.repo === repo));
   }
-  return { outcomes, overall: tally(outcomes), bySource };
+  return { outcomes, overall: tally(outcomes), bySource, heldOut: tally(outcomes.filter((o) => o.peerCase.heldOut)) };
 }
 
 async function evaluateCase(peerCase: PeerCase, dir: string): Promise<CaseOutcome> {
@@ -121,6 +123,7 @@ export function formatEvaluation(evaluation: PeerEvaluation, options: { listProb
     `${'source'.padEnd(26)} ${'dangerous'.padStart(9)} ${'flagged'.padStart(13)} ${'safe'.padStart(5)} ${'false alarms'.padStart(13)} ${'crashed'.padStart(8)}`,
     ...Object.entries(evaluation.bySource).map(([repo, t]) => row(repo, t)),
     row('all', evaluation.overall),
+    row('of which held out', evaluation.heldOut),
   ];
   if (options.listProblems) {
     for (const o of evaluation.outcomes) {

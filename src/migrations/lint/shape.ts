@@ -302,9 +302,9 @@ export function alterActionBlocksWrites(action: Token[]): boolean {
 }
 
 /**
- * The table an earlier statement of the file holds a write-blocking lock on until commit, if it is `table`
- * (or, when `table` is null, any table that existed before the file): ALTER TABLE, CREATE INDEX without
- * CONCURRENTLY, DROP INDEX without CONCURRENTLY, LOCK TABLE.
+ * The existing table a statement locks against writes until the migration commits (ALTER TABLE, CREATE INDEX
+ * or DROP INDEX without CONCURRENTLY, LOCK TABLE in a write-blocking mode), or null. For DROP INDEX, which
+ * does not name its table, a description of it.
  */
 export function writeBlockingLock(statement: Statement, isNewTable: (name: string) => boolean): string | null {
   const t = statement.tokens;
@@ -312,7 +312,10 @@ export function writeBlockingLock(statement: Statement, isNewTable: (name: strin
   if (alter) return !isNewTable(alter.table.name) && alter.actions.some(alterActionBlocksWrites) ? alter.table.name : null;
   const index = parseCreateIndex(statement);
   if (index) return !index.concurrently && index.table && !isNewTable(index.table.name) ? index.table.name : null;
-  if (wordsAt(t, 0, 'DROP', 'INDEX') && !isWord(t[2], 'CONCURRENTLY')) return 'the indexed table';
+  if (wordsAt(t, 0, 'DROP', 'INDEX') && !isWord(t[2], 'CONCURRENTLY')) {
+    const index = droppedNames(t, skipWords(t, 2, 'IF', 'EXISTS'))[0];
+    return index ? `the table of index ${quote(index.name)}` : 'the indexed table';
+  }
   if (isWord(t[0], 'LOCK')) {
     const name = readQualifiedName(t, skipWords(t, skipWords(t, 1, 'TABLE'), 'ONLY'));
     const mode = t.slice(name?.end ?? 0).map((tok) => tok.upper).join(' ');
