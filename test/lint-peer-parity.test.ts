@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RULES } from '../src/migrations/lint';
+import { RULES, lintMigrationSet } from '../src/migrations/lint';
 import { PEER_CASES } from './fixtures/lint-peer-cases';
 import { evaluatePeerCases, formatEvaluation } from './helpers/lint-peer-evaluation';
 
@@ -33,4 +33,18 @@ test('the labelled set is large, mixed, sourced, and names only rules that exist
   for (const repo of ['sbdchd/squawk', 'ankane/strong_migrations', 'kaaveland/eugene']) {
     assert.ok(PEER_CASES.filter((c) => c.source.repo === repo).length >= 30, `fewer than 30 cases from ${repo}`);
   }
+});
+
+test('the linter never throws on the cases cut short at any space, parenthesis, comma or semicolon', () => {
+  let runs = 0;
+  for (const c of PEER_CASES) {
+    const earlier = (c.before ?? []).map((b, i) => ({ file: `00${i + 1}_earlier.sql`, text: `-- phase: ${b.phase}\n${b.sql}\n` }));
+    for (let i = 0; i < c.sql.length; i++) {
+      if (!'(),; \n'.includes(c.sql[i]!)) continue;
+      const cut = c.sql.slice(0, i);
+      assert.doesNotThrow(() => lintMigrationSet([...earlier, { file: '099_case.sql', text: `-- phase: ${c.phase}\n${cut}\n` }]), `${c.id} cut at ${i}`);
+      runs++;
+    }
+  }
+  assert.ok(runs > 1000, `only ${runs} cuts`);
 });
