@@ -83,6 +83,28 @@ describe('deployctl lint-migrations', () => {
     assert.equal(mixed.out.at(-1), 'lint-migrations: 2 files checked, 2 findings, 0 allowed: refused — fix each finding, or acknowledge a deliberate exception with "-- lint-allow: <rule> <reason>" on the line before the statement');
   });
 
+  test('files are linted in run order, each with the schema the earlier ones left; alone, the same file is refused', async () => {
+    const dir = path.join(root, 'not-null-in-steps');
+    await fs.mkdir(dir);
+    const files = {
+      '001_create_accounts.sql': '-- phase: expand\nCREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(100));\n',
+      '002_check_email.sql': '-- phase: expand\nALTER TABLE accounts ADD CONSTRAINT accounts_email_not_null CHECK (email IS NOT NULL) NOT VALID;\n',
+      '003_validate_email.sql': '-- phase: expand\nALTER TABLE accounts VALIDATE CONSTRAINT accounts_email_not_null;\n',
+      '004_require_email.sql':
+        '-- phase: contract\nALTER TABLE accounts ALTER COLUMN email SET NOT NULL;\nALTER TABLE accounts DROP CONSTRAINT accounts_email_not_null;\nALTER TABLE accounts ALTER COLUMN email TYPE text;\n',
+    };
+    for (const [name, text] of Object.entries(files)) await fs.writeFile(path.join(dir, name), text);
+    const inOrder = await run(dir);
+    assert.deepEqual(inOrder.out, ['lint-migrations: 4 files checked, 0 findings, 0 allowed: ok']);
+    assert.equal(inOrder.code, 0);
+
+    const last = path.join(dir, '004_require_email.sql');
+    const alone = await run(last);
+    assert.equal(alone.code, 1);
+    assert.match(alone.out[0]!, new RegExp(`^${escape(last)}:2: set-not-null: SET NOT NULL on accounts\\.email scans the whole table under an ACCESS EXCLUSIVE lock.*; add CHECK \\(email IS NOT NULL\\) NOT VALID`));
+    assert.match(alone.out[1]!, new RegExp(`^${escape(last)}:4: alter-column-type: the previous type of accounts\\.email is not known .*; add a new column of the new type`));
+  });
+
   test('a file the runner would refuse for its name is a finding', async () => {
     const odd = path.join(root, 'add-index.sql');
     await fs.writeFile(odd, '-- phase: expand\nCREATE TABLE t (a int);\n');

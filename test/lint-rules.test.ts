@@ -2,21 +2,24 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lintMigrationSource, RULES, type LintResult } from '../src/migrations/lint';
+import { lintMigrationSet, lintMigrationSource, RULES, type LintResult } from '../src/migrations/lint';
 import type { MigrationPhase } from '../src/migrations/files';
 
 /**
  * For every rule: SQL it must refuse (with the line of the finding) and SQL it must pass, side by side.
  * `bad`/`good` are file bodies; the phase line is prepended, so the body's first line is line 2 of the file.
+ * `earlier`/`goodEarlier` are bodies of expand migrations linted before it (the schema it relies on).
  * docs/migration-lint-rules.md shows these same examples; the last test keeps the two in step.
  */
 interface RuleCase {
   rule: string;
   phase?: MigrationPhase;
+  earlier?: string[];
   bad: string;
   line: number;
   /** Other rules the bad example also (rightly) triggers. */
   alsoReports?: string[];
+  goodEarlier?: string[];
   good: string;
   goodPhase?: MigrationPhase;
 }
@@ -52,6 +55,31 @@ const RULE_CASES: RuleCase[] = [
   },
   { rule: 'drop-index-without-concurrently', bad: 'DROP INDEX users_email_idx;', line: 2, good: 'DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;' },
   {
+    rule: 'index-without-concurrently',
+    phase: 'contract',
+    bad: 'CREATE INDEX users_email_idx ON users (email);',
+    line: 2,
+    good: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS users_email_idx ON users (email);',
+    goodPhase: 'contract',
+  },
+  {
+    rule: 'drop-index-without-concurrently',
+    phase: 'contract',
+    bad: 'DROP INDEX users_email_idx;',
+    line: 2,
+    good: 'DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;',
+    goodPhase: 'contract',
+  },
+  { rule: 'reindex-without-concurrently', bad: 'REINDEX INDEX users_email_idx;', line: 2, good: 'REINDEX INDEX CONCURRENTLY users_email_idx;' },
+  {
+    rule: 'reindex-without-concurrently',
+    phase: 'contract',
+    bad: 'REINDEX TABLE users;',
+    line: 2,
+    good: 'REINDEX (CONCURRENTLY) TABLE users;',
+    goodPhase: 'contract',
+  },
+  {
     rule: 'foreign-key-without-not-valid',
     bad: 'ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);',
     line: 2,
@@ -82,6 +110,14 @@ const RULE_CASES: RuleCase[] = [
     good: 'ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;',
   },
   {
+    rule: 'validate-in-same-migration',
+    phase: 'contract',
+    bad: 'ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive, DROP COLUMN legacy_total;',
+    line: 2,
+    good: 'ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;\nALTER TABLE orders DROP COLUMN legacy_total;',
+    goodPhase: 'contract',
+  },
+  {
     rule: 'unique-constraint-without-index',
     bad: 'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);',
     line: 2,
@@ -91,13 +127,69 @@ const RULE_CASES: RuleCase[] = [
     rule: 'primary-key-without-index',
     bad: 'ALTER TABLE events ADD PRIMARY KEY (id);',
     line: 2,
+    goodEarlier: ['CREATE TABLE events (id bigint NOT NULL, at timestamptz);', 'CREATE UNIQUE INDEX CONCURRENTLY events_id_idx ON events (id);'],
     good: 'ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_id_idx;',
+  },
+  {
+    rule: 'primary-key-using-nullable-index',
+    earlier: ['CREATE TABLE events (id bigint, at timestamptz);', 'CREATE UNIQUE INDEX CONCURRENTLY events_id_idx ON events (id);'],
+    bad: 'ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_id_idx;',
+    line: 2,
+    goodEarlier: [
+      'CREATE TABLE events (id bigint, at timestamptz);',
+      'CREATE UNIQUE INDEX CONCURRENTLY events_id_idx ON events (id);',
+      'ALTER TABLE events ADD CONSTRAINT events_id_not_null CHECK (id IS NOT NULL) NOT VALID;',
+      'ALTER TABLE events VALIDATE CONSTRAINT events_id_not_null;',
+    ],
+    good: 'ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_id_idx;',
+  },
+  {
+    rule: 'primary-key-using-nullable-index',
+    phase: 'contract',
+    bad: 'ALTER TABLE events ADD PRIMARY KEY USING INDEX events_id_idx;',
+    line: 2,
+    goodEarlier: ['CREATE TABLE events (id bigint NOT NULL, at timestamptz);', 'CREATE UNIQUE INDEX CONCURRENTLY events_id_idx ON events (id);'],
+    good: 'ALTER TABLE events ADD PRIMARY KEY USING INDEX events_id_idx;',
+    goodPhase: 'contract',
+  },
+  {
+    rule: 'exclusion-constraint',
+    bad: 'ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, during WITH &&);',
+    line: 2,
+    good: 'CREATE TABLE bookings_v2 (room_id bigint, during tstzrange, EXCLUDE USING gist (room_id WITH =, during WITH &&));',
+  },
+  {
+    rule: 'alter-domain-constraint',
+    bad: "ALTER DOMAIN email_address ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%');",
+    line: 2,
+    good: "ALTER DOMAIN email_address ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%') NOT VALID;",
+  },
+  {
+    rule: 'alter-domain-constraint',
+    phase: 'contract',
+    bad: 'ALTER DOMAIN email_address VALIDATE CONSTRAINT email_has_at;',
+    line: 2,
+    good: "ALTER TABLE users ADD CONSTRAINT users_email_has_at CHECK (email LIKE '%@%') NOT VALID;",
+    goodPhase: 'contract',
   },
   {
     rule: 'set-not-null',
     bad: 'ALTER TABLE users ALTER COLUMN email SET NOT NULL;',
     line: 2,
     good: 'ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;',
+  },
+  {
+    rule: 'set-not-null',
+    phase: 'contract',
+    earlier: ['ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;'],
+    bad: 'ALTER TABLE users ALTER COLUMN email SET NOT NULL;',
+    line: 2,
+    goodEarlier: [
+      'ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;',
+      'ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;',
+    ],
+    good: 'ALTER TABLE users ALTER COLUMN email SET NOT NULL;',
+    goodPhase: 'contract',
   },
   {
     rule: 'drop-not-null',
@@ -111,6 +203,13 @@ const RULE_CASES: RuleCase[] = [
     bad: 'ALTER TABLE users ADD COLUMN locale text NOT NULL;',
     line: 2,
     good: "ALTER TABLE users ADD COLUMN locale text NOT NULL DEFAULT 'en';",
+  },
+  {
+    rule: 'not-null-default-dropped',
+    bad: "ALTER TABLE users ADD COLUMN locale text NOT NULL DEFAULT 'en';\nALTER TABLE users ALTER COLUMN locale DROP DEFAULT;",
+    line: 3,
+    good: 'ALTER TABLE users ALTER COLUMN locale DROP DEFAULT;',
+    goodPhase: 'contract',
   },
   {
     rule: 'volatile-default',
@@ -132,12 +231,58 @@ const RULE_CASES: RuleCase[] = [
     good: 'ALTER TABLE users ADD COLUMN age_big bigint;',
   },
   {
+    rule: 'alter-column-type',
+    earlier: ['CREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(100), balance numeric(12,2));'],
+    bad: 'ALTER TABLE accounts ALTER COLUMN email TYPE varchar(50);',
+    line: 2,
+    goodEarlier: ['CREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(100), balance numeric(12,2));'],
+    good: 'ALTER TABLE accounts ALTER COLUMN email TYPE text, ALTER COLUMN balance TYPE numeric(16,2);',
+  },
+  {
+    rule: 'alter-column-type',
+    phase: 'contract',
+    earlier: ['CREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(100) CHECK (email <> \'\'));'],
+    bad: 'ALTER TABLE accounts ALTER COLUMN email TYPE text;',
+    line: 2,
+    goodEarlier: ['CREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(100));'],
+    good: 'ALTER TABLE accounts ALTER COLUMN email TYPE varchar(200);',
+    goodPhase: 'contract',
+  },
+  {
+    rule: 'detach-partition-without-concurrently',
+    bad: 'ALTER TABLE events DETACH PARTITION events_2023;',
+    line: 2,
+    good: 'ALTER TABLE events DETACH PARTITION events_2023 CONCURRENTLY;',
+  },
+  { rule: 'vacuum-full-or-cluster', bad: 'VACUUM FULL events;', line: 2, good: 'VACUUM (ANALYZE) events;' },
+  {
+    rule: 'vacuum-full-or-cluster',
+    phase: 'contract',
+    bad: 'CLUSTER events USING events_at_idx;',
+    line: 2,
+    good: 'REINDEX INDEX CONCURRENTLY events_at_idx;',
+    goodPhase: 'contract',
+  },
+  {
+    rule: 'dml-while-table-locked',
+    bad: "ALTER TABLE users ADD COLUMN locale text;\nUPDATE users SET locale = 'en' WHERE locale IS NULL;",
+    line: 3,
+    good: "UPDATE users SET locale = 'en' WHERE locale IS NULL AND id BETWEEN 1 AND 10000;",
+  },
+  {
     rule: 'rename-column',
     bad: 'ALTER TABLE users RENAME COLUMN name TO full_name;',
     line: 2,
     good: 'ALTER TABLE users ADD COLUMN full_name text;',
   },
   { rule: 'rename-table', bad: 'ALTER TABLE users RENAME TO accounts;', line: 2, good: 'CREATE VIEW accounts AS SELECT * FROM users;' },
+  { rule: 'rename-schema', bad: 'ALTER SCHEMA billing RENAME TO invoicing;', line: 2, good: 'CREATE SCHEMA invoicing;' },
+  {
+    rule: 'rename-type',
+    bad: "ALTER TYPE order_status RENAME VALUE 'done' TO 'completed';",
+    line: 2,
+    good: "ALTER TYPE order_status ADD VALUE IF NOT EXISTS 'completed' AFTER 'done';",
+  },
   {
     rule: 'drop-column',
     bad: 'ALTER TABLE users DROP COLUMN legacy_flag;',
@@ -146,6 +291,14 @@ const RULE_CASES: RuleCase[] = [
     goodPhase: 'contract',
   },
   { rule: 'drop-table', bad: 'DROP TABLE legacy_sessions;', line: 2, good: 'DROP TABLE legacy_sessions;', goodPhase: 'contract' },
+  {
+    rule: 'drop-database',
+    phase: 'contract',
+    bad: 'DROP DATABASE IF EXISTS legacy_reports;',
+    line: 2,
+    good: 'DROP TABLE IF EXISTS legacy_reports;',
+    goodPhase: 'contract',
+  },
   { rule: 'truncate-table', bad: 'TRUNCATE sessions;', line: 2, good: 'DELETE FROM sessions WHERE expires_at < now();' },
   { rule: 'prefer-jsonb', bad: 'ALTER TABLE users ADD COLUMN prefs json;', line: 2, good: 'ALTER TABLE users ADD COLUMN prefs jsonb;' },
   {
@@ -171,8 +324,9 @@ const RULE_CASES: RuleCase[] = [
   },
 ];
 
-function lint(body: string, phase: MigrationPhase = 'expand'): LintResult {
-  return lintMigrationSource('002_example.sql', `-- phase: ${phase}\n${body}\n`);
+function lint(body: string, phase: MigrationPhase = 'expand', earlier: string[] = []): LintResult {
+  const files = earlier.map((e, i) => ({ file: `001_earlier_${i + 1}.sql`, text: `-- phase: expand\n${e}\n` }));
+  return lintMigrationSet([...files, { file: '002_example.sql', text: `-- phase: ${phase}\n${body}\n` }]).at(-1)!;
 }
 
 function rulesOf(result: LintResult): string[] {
@@ -182,7 +336,7 @@ function rulesOf(result: LintResult): string[] {
 describe('every rule refuses its bad example and passes its good one', () => {
   for (const c of RULE_CASES) {
     test(`${c.rule}: bad (${c.phase ?? 'expand'}) ${JSON.stringify(c.bad)}`, () => {
-      const result = lint(c.bad, c.phase);
+      const result = lint(c.bad, c.phase, c.earlier);
       const finding = result.findings.find((f) => f.rule === c.rule);
       assert.ok(finding, `expected a ${c.rule} finding, got ${JSON.stringify(result.findings)}`);
       assert.equal(finding.line, c.line);
@@ -190,7 +344,7 @@ describe('every rule refuses its bad example and passes its good one', () => {
       assert.deepEqual(rulesOf(result), [c.rule, ...(c.alsoReports ?? [])].sort());
     });
     test(`${c.rule}: good (${c.goodPhase ?? 'expand'}) ${JSON.stringify(c.good)}`, () => {
-      const result = lint(c.good, c.goodPhase);
+      const result = lint(c.good, c.goodPhase, c.goodEarlier);
       assert.deepEqual(result.findings, []);
     });
   }
@@ -230,7 +384,7 @@ test('every rule has a bad and a good example above, and a kebab-case name', () 
 
 test('every finding message names the danger and a safe alternative', () => {
   for (const c of RULE_CASES) {
-    for (const f of lint(c.bad, c.phase).findings) {
+    for (const f of lint(c.bad, c.phase, c.earlier).findings) {
       assert.match(f.message, /;/, `${f.rule}: message should be "<danger>; <alternative>": ${f.message}`);
       assert.ok(f.message.length > 60, `${f.rule}: message too thin: ${f.message}`);
     }
@@ -351,20 +505,35 @@ describe('SQL that must neither hide a danger nor raise a false one', () => {
     assert.deepEqual(result.findings, []);
   });
 
-  test('contract migrations may be destructive and lock', () => {
-    const result = lint(
+  test('contract migrations may destroy and rename, but a locking statement still needs its non-blocking form', () => {
+    const destructive = lint(
       [
-        'DROP INDEX users_old_idx;',
-        'ALTER TABLE users DROP COLUMN old_flag, ALTER COLUMN email SET NOT NULL, RENAME COLUMN a TO b;',
-        'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);',
+        'ALTER TABLE users DROP COLUMN old_flag, RENAME COLUMN a TO b;',
         'DROP TABLE legacy_sessions;',
         'TRUNCATE audits;',
-        'CREATE INDEX users_b_idx ON users (b);',
+        'ALTER TABLE users ALTER COLUMN nickname DROP NOT NULL;',
       ].join('\n'),
       'contract',
     );
-    assert.equal(result.phase, 'contract');
-    assert.deepEqual(result.findings, []);
+    assert.equal(destructive.phase, 'contract');
+    assert.deepEqual(destructive.findings, []);
+    const locking = lint(
+      [
+        'DROP INDEX users_old_idx;',
+        'ALTER TABLE users ALTER COLUMN email SET NOT NULL;',
+        'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);',
+        'CREATE INDEX users_b_idx ON users (b);',
+        'REINDEX TABLE users;',
+      ].join('\n'),
+      'contract',
+    );
+    assert.deepEqual(locking.findings.map((f) => [f.rule, f.line]), [
+      ['drop-index-without-concurrently', 2],
+      ['set-not-null', 3],
+      ['unique-constraint-without-index', 4],
+      ['index-without-concurrently', 5],
+      ['reindex-without-concurrently', 6],
+    ]);
   });
 
   test('several ALTER TABLE actions each get their own finding', () => {
@@ -385,7 +554,7 @@ describe('SQL that must neither hide a danger nor raise a false one', () => {
 test('docs/migration-lint-rules.md shows every example tested above', () => {
   const doc = readFileSync(path.join(__dirname, '..', 'docs', 'migration-lint-rules.md'), 'utf8');
   for (const c of RULE_CASES) {
-    for (const line of [...c.bad.split('\n'), ...c.good.split('\n')]) {
+    for (const line of [c.bad, c.good, ...(c.earlier ?? []), ...(c.goodEarlier ?? [])].flatMap((body) => body.split('\n'))) {
       assert.ok(doc.includes(line), `docs/migration-lint-rules.md lacks the ${c.rule} example line: ${line}`);
     }
   }

@@ -155,6 +155,64 @@ test('(c) an INVALID index left by a failed CREATE INDEX CONCURRENTLY is dropped
   assert.equal((await ledger(db)).find((r) => r.id === buildIndex.id)?.state, 'applied');
 });
 
+test('(c2) the *_ccnew index left by a cancelled REINDEX CONCURRENTLY is dropped on rerun, which then completes', { timeout: 120_000 }, async () => {
+  const db = await freshDatabase('crash_reindex_ccnew');
+  const createTable = migration(
+    '001_create_subscribers.sql',
+    `CREATE TABLE subscribers (id int PRIMARY KEY, email text NOT NULL);\nCREATE INDEX subscribers_email_idx ON subscribers (email);\nCREATE TABLE other (id int);\nCREATE INDEX other_id_idx ON other (id);`,
+  );
+  const reindex = migration('002_reindex_subscribers_email.sql', `REINDEX INDEX CONCURRENTLY subscribers_email_idx;`, { transactional: false });
+  await applyMigrations(runOptions(db.url, [createTable]));
+  await db.query(`INSERT INTO subscribers SELECT g, 'user' || g || '@example.test' FROM generate_series(1, 1000) g`);
+
+  const indexes = () =>
+    db.query<{ name: string; valid: boolean }>(
+      `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname LIKE 'subscribers_email%' OR c.relname LIKE 'other_id%' ORDER BY 1`,
+    );
+
+  // A writer's open transaction makes REINDEX CONCURRENTLY wait after it has created subscribers_email_idx_ccnew.
+  const writer = await connectTo(db.url);
+  await writer.query(`BEGIN; INSERT INTO subscribers VALUES (0, 'writer@example.test')`);
+  // A leftover of another index, on another table, must be left alone: a failed unique build leaves it INVALID.
+  await db.query(`INSERT INTO other VALUES (1), (1)`);
+  await assert.rejects(db.query(`CREATE UNIQUE INDEX CONCURRENTLY other_id_idx_ccnew ON other (id)`), /could not create unique index/);
+  const run = applyMigrations(runOptions(db.url, [createTable, reindex], { lockTimeoutMs: 60_000 })).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  const pid = await waitForRunningStatement(db, 'REINDEX INDEX CONCURRENTLY');
+  for (let i = 0; i < 600 && !(await indexes()).some((x) => x.name === 'subscribers_email_idx_ccnew'); i++) await sleep(100);
+  await db.query(`SELECT pg_cancel_backend($1)`, [pid]);
+  const failed = await run;
+  await writer.query('ROLLBACK');
+  await writer.end();
+
+  assert.ok(failed instanceof Error, 'the cancelled REINDEX must fail the run');
+  assert.match(failed.message, /002_reindex_subscribers_email\.sql/);
+  assert.deepEqual(await indexes(), [
+    { name: 'other_id_idx', valid: true },
+    { name: 'other_id_idx_ccnew', valid: false },
+    { name: 'subscribers_email_idx', valid: true },
+    { name: 'subscribers_email_idx_ccnew', valid: false },
+  ]);
+  assert.equal((await ledger(db)).find((r) => r.id === reindex.id)?.state, 'started');
+
+  const progress: string[] = [];
+  const result = await applyMigrations(runOptions(db.url, [createTable, reindex], { onProgress: (p) => progress.push(p) }));
+  assert.deepEqual(result.applied.map((a) => a.id), [reindex.id]);
+  assert.ok(
+    progress.some((p) => /dropping INVALID index public\.subscribers_email_idx_ccnew left by an interrupted REINDEX CONCURRENTLY/.test(p)),
+    progress.join('\n'),
+  );
+  assert.deepEqual(await indexes(), [
+    { name: 'other_id_idx', valid: true },
+    { name: 'other_id_idx_ccnew', valid: false },
+    { name: 'subscribers_email_idx', valid: true },
+  ]);
+  assert.equal((await ledger(db)).find((r) => r.id === reindex.id)?.state, 'applied');
+});
+
 test('(d) an applied migration whose file changed is refused, naming the file, and nothing runs', { timeout: 60_000 }, async () => {
   const db = await freshDatabase('crash_tampered');
   const original = migration('001_create_accounts.sql', `CREATE TABLE accounts (id int PRIMARY KEY);`);

@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailureType } from '../src/errors';
 import { listAppliedContract } from '../src/migrations/compat';
-import { MIGRATION_LOCK_KEY, applyMigrations, checkMigrations, parseIndexBuild } from '../src/migrations/runner';
+import { MIGRATION_LOCK_KEY, applyMigrations, checkMigrations, parseIndexBuild, parseReindexConcurrently } from '../src/migrations/runner';
 import { connectTo, createTestDatabase, type TestDatabase } from './helpers/pg';
 import { failureType, isRetryable, migration, runOptions } from './fixtures/migrations/factory';
 
@@ -173,4 +173,22 @@ test('parseIndexBuild finds the index name and table of CREATE INDEX statements 
   assert.deepEqual(parseIndexBuild(`create index concurrently Events_At on events (at)`), { name: 'events_at', table: 'events' });
   assert.deepEqual(parseIndexBuild(`CREATE INDEX CONCURRENTLY ON events (at)`), { name: null, table: null });
   assert.equal(parseIndexBuild(`-- phase: contract\nDROP INDEX CONCURRENTLY IF EXISTS events_at`), null);
+});
+
+test('parseReindexConcurrently finds the target of REINDEX ... CONCURRENTLY, in either spelling, and nothing else', () => {
+  assert.deepEqual(parseReindexConcurrently(`-- phase: expand\n/* why */ REINDEX INDEX CONCURRENTLY public."Users_Email";`), {
+    kind: 'INDEX',
+    concurrently: true,
+    target: 'public."Users_Email"',
+    targetName: 'public.Users_Email',
+  });
+  assert.deepEqual(parseReindexConcurrently(`reindex (concurrently, verbose) table Events`), {
+    kind: 'TABLE',
+    concurrently: true,
+    target: 'Events',
+    targetName: 'events',
+  });
+  assert.equal(parseReindexConcurrently(`REINDEX (CONCURRENTLY false) TABLE events`), null);
+  assert.equal(parseReindexConcurrently(`REINDEX TABLE events`), null);
+  assert.equal(parseReindexConcurrently(`CREATE INDEX CONCURRENTLY events_at ON events (at)`), null);
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { findArtifact, unpackArtifact } from '../artifacts';
 import { FailureType, refuse } from '../errors';
 import { loadMigrationDir } from '../migrations/files';
-import { formatAllowed, formatFinding, lintMigrationSource } from '../migrations/lint';
+import { formatAllowed, formatFinding, lintMigrationSet } from '../migrations/lint';
 import { applyMigrations, type ApplyResult, type RunnableMigration } from '../migrations/runner';
 import { isNonTransactional } from '../migrations/sql';
 import { readConfigSource } from '../runtime-config';
@@ -31,11 +31,11 @@ export function migrateActivity(deps: ActivityDeps) {
     return withHeartbeat(async (progress) => {
       const files = await readReleaseMigrations(artifact, plan.migrations.directory);
 
-      // The linter runs first: an unsafe expand migration never reaches the database.
+      // The linter runs first: an unsafe migration never reaches the database. Files are linted in run order,
+      // so a rule can rely on what earlier files did (e.g. a CHECK validated before SET NOT NULL).
       const findings: string[] = [];
       const lintAllowed: string[] = [];
-      for (const f of files) {
-        const r = lintMigrationSource(f.id, f.sql);
+      for (const r of lintMigrationSet(files.map((f) => ({ file: f.id, text: f.sql })))) {
         findings.push(...r.findings.map(formatFinding));
         lintAllowed.push(...r.allowed.map(formatAllowed));
       }

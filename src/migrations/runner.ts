@@ -5,6 +5,8 @@ import { Client, escapeIdentifier } from 'pg';
 import { FailureType, refuse } from '../errors';
 import type { MigrationFile, MigrationPhase } from './files';
 import { LEDGER_TABLE, compareIds, ensureLedger, mustPrecede, readLedger, verifyAgainstLedger, type LedgerRow } from './ledger';
+import { parseReindex, type Reindex } from './reindex';
+import { splitStatements } from './sql';
 
 export interface RunnableMigration extends MigrationFile {
   /** False for a file that must run outside a transaction (one statement, e.g. CREATE INDEX CONCURRENTLY). */
@@ -306,6 +308,43 @@ async function findIndex(client: Client, build: IndexBuild): Promise<{ schema: s
   return res.rows[0] ?? null;
 }
 
+/**
+ * An interrupted REINDEX ... CONCURRENTLY leaves an INVALID index named `<index>_ccnew` (or `_ccnew1`, ...), still
+ * updated by every write, or, when it failed after the swap, the old index as `<index>_ccold`. A rerun does not
+ * clean them: REINDEX TABLE CONCURRENTLY skips invalid indexes and REINDEX INDEX builds another `_ccnew1`. The
+ * PostgreSQL documentation's recovery is to drop them, so the runner does before running the statement.
+ */
+export function parseReindexConcurrently(sql: string): Reindex | null {
+  const statement = splitStatements(sql)[0];
+  const reindex = statement ? parseReindex(statement) : null;
+  return reindex?.concurrently && reindex.kind !== 'SYSTEM' ? reindex : null;
+}
+
+async function findReindexLeftovers(client: Client, reindex: Reindex): Promise<Array<{ schema: string; name: string }>> {
+  const res = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
+       FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indexrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_class t ON t.oid = i.indrelid
+      WHERE NOT i.indisvalid
+        AND c.relname ~ '_cc(new|old)[0-9]*$'
+        AND CASE $1
+              WHEN 'INDEX' THEN i.indrelid = (SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = to_regclass($2))
+              WHEN 'TABLE' THEN t.oid = to_regclass($2) OR t.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = to_regclass($2))
+              WHEN 'SCHEMA' THEN t.relnamespace = to_regnamespace($2)
+                OR t.oid IN (SELECT reltoastrelid FROM pg_class WHERE relnamespace = to_regnamespace($2))
+              ELSE true
+            END
+      ORDER BY 1, 2`,
+    [reindex.kind, reindex.target],
+  );
+  if (reindex.kind !== 'INDEX') return res.rows;
+  // Only the leftovers of this index: PostgreSQL names them after it, truncated to fit the suffix.
+  const original = reindex.targetName!.slice(reindex.targetName!.lastIndexOf('.') + 1);
+  return res.rows.filter((r) => original.startsWith(r.name.replace(/_cc(new|old)[0-9]*$/, '')));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Running one migration.
 
@@ -395,6 +434,18 @@ async function runNonTransactional(m: RunnableMigration, resuming: boolean, ctx:
     }
   }
 
+  const reindex = parseReindexConcurrently(m.sql);
+  if (reindex) {
+    for (const leftover of await findReindexLeftovers(client, reindex)) {
+      ctx.session.progress(
+        `migration ${m.id}: dropping INVALID index ${leftover.schema}.${leftover.name} left by an interrupted REINDEX CONCURRENTLY`,
+      );
+      await ctx.watcher.during(
+        client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${escapeIdentifier(leftover.schema)}.${escapeIdentifier(leftover.name)}`),
+      );
+    }
+  }
+
   const t0 = performance.now();
   if (!alreadyBuilt) await ctx.watcher.during(client.query(m.sql));
   const durationMs = Math.round(performance.now() - t0);
@@ -450,7 +501,7 @@ function describeFailure(err: unknown, m: RunnableMigration, ctx: RunContext): E
   const code = pg.code;
   const where = m.transactional
     ? 'nothing from this file was applied (its transaction rolled back)'
-    : `the ledger keeps it 'started' and the rerun checks what the statement left (an INVALID index is dropped and rebuilt)`;
+    : `the ledger keeps it 'started' and the rerun checks what the statement left (an INVALID index, or the *_ccnew index of a REINDEX CONCURRENTLY, is dropped and rebuilt)`;
 
   if (isSqlState(code) && LOCK_CONFLICT_CODES.has(code)) {
     const waited = ctx.watcher.lastLockWait ?? 'a lock whose holder was not observed';

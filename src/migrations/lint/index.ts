@@ -1,4 +1,5 @@
-export { lintMigrationSource } from './lint-source';
+export { lintMigrationSource, lintMigrationSet } from './lint-source';
+export { KnownSchema } from './schema';
 export { lintMigrationPaths, resolveMigrationPaths, LintPathError } from './lint-paths';
 export { formatFinding, formatAllowed } from './format';
 export { runLintCli, lintUsage, type LintCliIo } from './cli';

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { MIGRATION_FILE_NAME } from '../files';
-import { lintMigrationSource } from './lint-source';
+import { lintMigrationSet } from './lint-source';
 import type { LintResult } from './types';
 
 /** Thrown for a path that cannot be linted; the CLI turns it into a usage error (exit 2). */
@@ -35,13 +35,16 @@ export async function resolveMigrationPaths(paths: string[]): Promise<string[]> 
 }
 
 /**
- * Lints every file named by `paths`. Besides the SQL rules, a file whose name the runner would refuse gets
- * a `migration-file-name` finding, so the linter never passes a file the runner will not run.
+ * Lints every file named by `paths`, in that order, each with what the files before it did to the schema.
+ * Besides the SQL rules, a file whose name the runner would refuse gets a `migration-file-name` finding, so
+ * the linter never passes a file the runner will not run.
  */
 export async function lintMigrationPaths(paths: string[]): Promise<LintResult[]> {
-  const results: LintResult[] = [];
-  for (const file of await resolveMigrationPaths(paths)) {
-    const result = lintMigrationSource(file, await fs.readFile(file, 'utf8'));
+  const files: Array<{ file: string; text: string }> = [];
+  for (const file of await resolveMigrationPaths(paths)) files.push({ file, text: await fs.readFile(file, 'utf8') });
+  const results = lintMigrationSet(files);
+  for (const result of results) {
+    const file = result.file;
     if (!MIGRATION_FILE_NAME.test(path.basename(file))) {
       result.findings.unshift({
         file,
@@ -51,7 +54,6 @@ export async function lintMigrationPaths(paths: string[]): Promise<LintResult[]>
           'the runner only runs files named <sortable-id>_<name>.sql (e.g. 003_add_index.sql); rename the file',
       });
     }
-    results.push(result);
   }
   return results;
 }

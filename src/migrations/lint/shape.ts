@@ -279,3 +279,58 @@ export function alterOfExistingTable(statement: Statement, isNewTable: (name: st
   const alter = parseAlterTable(statement);
   return alter && !isNewTable(alter.table.name) ? alter : null;
 }
+
+export function isValidateAction(action: Token[]): boolean {
+  return isWord(action[0], 'VALIDATE') && isWord(action[1], 'CONSTRAINT');
+}
+
+/**
+ * Whether an ALTER TABLE action takes a lock that blocks writes (SHARE ROW EXCLUSIVE or stronger), held until
+ * the migration commits. The exceptions take SHARE UPDATE EXCLUSIVE, which lets reads and writes through.
+ */
+export function alterActionBlocksWrites(action: Token[]): boolean {
+  if (isValidateAction(action)) return false;
+  if ((isWord(action[0], 'SET', 'RESET') && isPunct(action[1], '(')) || wordsAt(action, 0, 'CLUSTER', 'ON') || wordsAt(action, 0, 'SET', 'WITHOUT', 'CLUSTER')) {
+    return false;
+  }
+  if (isWord(action[0], 'DETACH') && isWord(action[action.length - 1], 'CONCURRENTLY', 'FINALIZE')) return false;
+  const column = parseAlterColumn(action);
+  if (column && (wordsAt(column.rest, 0, 'SET', 'STATISTICS') || (isWord(column.rest[0], 'SET', 'RESET') && isPunct(column.rest[1], '(')))) {
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The existing table a statement locks against writes until the migration commits (ALTER TABLE, CREATE INDEX
+ * or DROP INDEX without CONCURRENTLY, LOCK TABLE in a write-blocking mode), or null. For DROP INDEX, which
+ * does not name its table, a description of it.
+ */
+export function writeBlockingLock(statement: Statement, isNewTable: (name: string) => boolean): string | null {
+  const t = statement.tokens;
+  const alter = parseAlterTable(statement);
+  if (alter) return !isNewTable(alter.table.name) && alter.actions.some(alterActionBlocksWrites) ? alter.table.name : null;
+  const index = parseCreateIndex(statement);
+  if (index) return !index.concurrently && index.table && !isNewTable(index.table.name) ? index.table.name : null;
+  if (wordsAt(t, 0, 'DROP', 'INDEX') && !isWord(t[2], 'CONCURRENTLY')) {
+    const index = droppedNames(t, skipWords(t, 2, 'IF', 'EXISTS'))[0];
+    return index ? `the table of index ${quote(index.name)}` : 'the indexed table';
+  }
+  if (isWord(t[0], 'LOCK')) {
+    const name = readQualifiedName(t, skipWords(t, skipWords(t, 1, 'TABLE'), 'ONLY'));
+    const mode = t.slice(name?.end ?? 0).map((tok) => tok.upper).join(' ');
+    const weak = /\bIN (ACCESS SHARE|ROW SHARE|ROW EXCLUSIVE|SHARE UPDATE EXCLUSIVE) MODE\b/.test(mode);
+    return name && !weak && !isNewTable(name.name) ? name.name : null;
+  }
+  return null;
+}
+
+/** True when an earlier statement of the file ran `CREATE <kind> [IF NOT EXISTS] <name>` (TYPE, DOMAIN, SCHEMA). */
+export function createdEarlierInFile(statements: Statement[], index: number, kind: string, name: string): boolean {
+  return statements.slice(0, index).some((s) => {
+    const t = s.tokens;
+    if (!isWord(t[0], 'CREATE') || !isWord(t[1], kind)) return false;
+    const created = readQualifiedName(t, skipWords(t, 2, 'IF', 'NOT', 'EXISTS'));
+    return created !== null && sameTable(created.name, name);
+  });
+}

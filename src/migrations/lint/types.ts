@@ -1,5 +1,6 @@
 import type { MigrationPhase } from '../files';
 import type { Statement } from '../sql';
+import type { KnownSchema } from './schema';
 
 /** One refusal: printed as `<file>:<line>: <rule>: <message>`. */
 export interface Finding {
@@ -44,6 +45,11 @@ export interface StatementContext extends FileContext {
   isNewTable(name: string): boolean;
   /** Every rule the linter knows, for rules that check acknowledgements. */
   rules: readonly Rule[];
+  /**
+   * The schema as the earlier migrations of the run and the earlier statements of this file leave it. Only
+   * what linted migrations created is known; rules treat the rest as unknown, never as safe.
+   */
+  schema: KnownSchema;
 }
 
 export interface Rule {

@@ -3,7 +3,7 @@ import type { Rule, RuleHit } from '../types';
 
 export const checkWithoutNotValid: Rule = {
   name: 'check-without-not-valid',
-  appliesTo: ['expand'],
+  appliesTo: ['expand', 'contract'],
   allowable: true,
   summary: 'adding a CHECK constraint to an existing table without NOT VALID',
   check(statement, context) {

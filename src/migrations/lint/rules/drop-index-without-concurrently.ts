@@ -3,7 +3,7 @@ import type { Rule } from '../types';
 
 export const dropIndexWithoutConcurrently: Rule = {
   name: 'drop-index-without-concurrently',
-  appliesTo: ['expand'],
+  appliesTo: ['expand', 'contract'],
   allowable: true,
   summary: 'DROP INDEX without CONCURRENTLY',
   check(statement) {

@@ -3,7 +3,7 @@ import type { Rule, RuleHit } from '../types';
 
 export const foreignKeyWithoutNotValid: Rule = {
   name: 'foreign-key-without-not-valid',
-  appliesTo: ['expand'],
+  appliesTo: ['expand', 'contract'],
   allowable: true,
   summary: 'adding a foreign key to an existing table without NOT VALID',
   check(statement, context) {

@@ -3,7 +3,7 @@ import type { Rule } from '../types';
 
 export const indexWithoutConcurrently: Rule = {
   name: 'index-without-concurrently',
-  appliesTo: ['expand'],
+  appliesTo: ['expand', 'contract'],
   allowable: true,
   summary: 'CREATE INDEX without CONCURRENTLY on a table that already exists',
   check(statement, context) {

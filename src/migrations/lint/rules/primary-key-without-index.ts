@@ -3,7 +3,7 @@ import type { Rule, RuleHit } from '../types';
 
 export const primaryKeyWithoutIndex: Rule = {
   name: 'primary-key-without-index',
-  appliesTo: ['expand'],
+  appliesTo: ['expand', 'contract'],
   allowable: true,
   summary: 'ADD PRIMARY KEY on an existing table, which builds its index under a lock',
   check(statement, context) {

@@ -3,7 +3,7 @@ import type { Rule, RuleHit } from '../types';
 
 export const uniqueConstraintWithoutIndex: Rule = {
   name: 'unique-constraint-without-index',
-  appliesTo: ['expand'],
+  appliesTo: ['expand', 'contract'],
   allowable: true,
   summary: 'ADD UNIQUE on an existing table, which builds its index under a lock',
   check(statement, context) {

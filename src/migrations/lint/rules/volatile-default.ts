@@ -26,7 +26,7 @@ const SERIAL_TYPES = new Set(['SERIAL', 'SERIAL2', 'SERIAL4', 'SERIAL8', 'SMALLS
 
 export const volatileDefault: Rule = {
   name: 'volatile-default',
-  appliesTo: ['expand'],
+  appliesTo: ['expand', 'contract'],
   allowable: true,
   summary: 'ADD COLUMN on an existing table with a volatile DEFAULT, a serial type, an identity or a stored generated column',
   check(statement, context) {
