@@ -1,6 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { approveSignal } from '../src/workflows/definitions';
 import { startDeployWorld, type DeployWorld } from './helpers/deploy-world';
 import {
   TOLERANT_HEALTH,
@@ -53,7 +52,7 @@ test('dev server restart while a production deploy waits at the gate: approved a
     assert.equal(after.pendingGate?.needed, 1);
     assert.equal(worker.child.exitCode, null, 'the worker process kept running through the restart');
 
-    await handle.signal(approveSignal, { by: 'alice', comment: 'approved after the server restart' });
+    await world.approve(handle, 'alice', 'approved after the server restart');
     const { status, result } = await world.outcome(handle);
     r.outcome = status;
     const e = await countSideEffects(world, 'production');

@@ -20,7 +20,8 @@ let atGate: WorldSnapshot;
 before(async () => {
   world = await startDeployWorld({
     specOverrides: (spec) => {
-      spec.environments.production.gates = [{ before: 'build', approvers: ['alice', 'bob', 'dave'], quorum: 2, requesterMayApprove: false, timeoutMinutes: 60 }];
+      // Unsigned on purpose: this suite is about payload shapes and bounds (signatures: hostile-signed-decisions).
+      spec.environments.production.gates = [{ before: 'build', approvers: ['alice', 'bob', 'dave'], quorum: 2, requesterMayApprove: false, timeoutMinutes: 60, signed: false }];
     },
   });
   await world.startWorker();

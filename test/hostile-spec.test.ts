@@ -92,7 +92,7 @@ async function writeSpecFile(text: string, ext = 'yaml'): Promise<string> {
   return file;
 }
 
-async function refuseSpec(label: string, spec: string | Spec, field: string | RegExp, markers: string[] = []): Promise<string> {
+async function refuseSpec(label: string, spec: string | Spec, field: string | RegExp, markers: string[] = [], type = 'SpecInvalid'): Promise<string> {
   const before = await snapshotWorld(world);
   const handle = await world.client.workflow.start('deployRelease', {
     taskQueue: 'deploys',
@@ -100,7 +100,7 @@ async function refuseSpec(label: string, spec: string | Spec, field: string | Re
     args: [{ spec, environment: 'staging', version: '1.0.0', requestedBy: 'carol' }],
   });
   const refusal = await planRefusal(world, handle);
-  assertRefusedAtPlan(refusal, { field, type: 'SpecInvalid', label });
+  assertRefusedAtPlan(refusal, { field, type, label });
   assert.ok(refusal.reason.length < 4000, `${label}: reason is ${refusal.reason.length} chars`);
   await assertNothingChanged(world, before, label, markers);
   return refusal.reason;
@@ -144,11 +144,11 @@ test('spec file refused: a JSON spec with a __proto__ key is refused by name', a
   await refuseSpec('__proto__ key', await writeSpecFile(text, 'json'), '__proto__');
 });
 
-test('spec file refused: a .yaml symlink to /etc/passwd does not echo the file', async () => {
+test('spec file refused: a .yaml symlink to /etc/passwd is outside the spec root, and the refusal does not echo the file', async () => {
   const link = path.join(world.dataDir, 'hostile-specs', 'passwd.yaml');
   await fs.mkdir(path.dirname(link), { recursive: true });
   await fs.symlink('/etc/passwd', link);
-  const reason = await refuseSpec('symlink to /etc/passwd', link, /spec .*passwd\.yaml/);
+  const reason = await refuseSpec('symlink to /etc/passwd', link, /input\.spec: .*passwd\.yaml resolves outside the spec root/, [], 'PathOutsideRoots');
   assert.doesNotMatch(reason, /root:x:0|\/bin\/(ba)?sh/);
 });
 

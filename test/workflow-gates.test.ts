@@ -72,14 +72,24 @@ test('production waits at its gate, refuses every decision the rules forbid, and
   assert.match(cliRefused.stderr + cliRefused.stdout, /bob requested this deploy and may not approve it/);
   assert.equal((await world.status(handle)).status, 'awaiting_approval');
 
-  // The real binary sends the approval.
-  const approved = await temporalCli(world, ['workflow', 'signal', '--workflow-id', PRODUCTION_ID, '--name', 'approve', '--input', '{"by":"alice"}']);
+  // A name in a payload proves nothing: alice's approval without her signature is refused.
+  const forged = await temporalCli(world, ['workflow', 'signal', '--workflow-id', PRODUCTION_ID, '--name', 'approve', '--input', '{"by":"alice"}']);
+  assert.equal(forged.code, 0, forged.stderr);
+  const afterForgery = await world.waitForStatus(handle, (s) => s.timeline.filter((t) => t.kind === 'signal_refused').length === 3, STAGE_WAIT_MS);
+  assert.match(afterForgery.timeline.filter((t) => t.kind === 'signal_refused')[2]!.detail ?? '', /must be signed by alice's key/);
+  assert.equal(afterForgery.pendingGate?.given, 0);
+
+  // The real binary sends alice's signed approval.
+  const signature = await world.sign(handle, 'approve', 'alice');
+  const approved = await temporalCli(world, ['workflow', 'signal', '--workflow-id', PRODUCTION_ID, '--name', 'approve', '--input', JSON.stringify({ by: 'alice', signature })]);
   assert.equal(approved.code, 0, approved.stderr);
   const { status, result } = await world.outcome(handle);
   assert.equal(status, 'succeeded', JSON.stringify(result?.timeline, null, 1));
   assert.equal(result.approvals.length, 1);
   assert.equal(result.approvals[0]!.by, 'alice');
   assert.equal(result.approvals[0]!.via, 'signal');
+  assert.match(result.approvals[0]!.signature?.fingerprint ?? '', /^SHA256:[A-Za-z0-9+/]{43}$/);
+  assert.match(result.approvals[0]!.signature?.statement ?? '', /^deploy-orchestrator decision v1\n(.*\n)*decision: approve\nsigner: alice\n$/);
   assert.ok(Date.parse(result.approvals[0]!.at) >= Date.parse(waiting.pendingGate!.deadline) - 24 * 3600_000, 'approval time after the gate opened');
   assert.equal(await answeringVersion(world, 'production'), '1.0.0');
   assert.deepEqual(await ledger(world, 'production'), ['001_create_greetings.sql']);
@@ -98,7 +108,7 @@ test('audit: the succeeded deploy carries stages with durations, approvals, outc
     assert.equal(typeof s.durationMs, 'number', `${s.stage} has a duration`);
     assert.ok(s.durationMs! >= 0 && s.finishedAt && s.startedAt, `${s.stage}: ${JSON.stringify(s)}`);
   }
-  assert.ok(result.timeline.some((t) => t.kind === 'gate' && /approved by alice \(1\/1\)/.test(t.event)));
+  assert.ok(result.timeline.some((t) => t.kind === 'gate' && /approved by alice \(signed, key SHA256:[A-Za-z0-9+/]+\) \(1\/1\)/.test(t.event)));
 
   const desc = await handle.describe();
   assert.equal(desc.status.name, 'COMPLETED');
@@ -134,7 +144,7 @@ test('a reject signal ends the deploy rejected before anything changed: the ledg
   const handle = await world.deploy({ environment: 'production', version: '1.1.0', requestedBy: 'carol' });
   t.after(() => closeIfOpen(handle));
   await awaitingApproval(handle);
-  await handle.signal(rejectSignal, { by: 'bob', reason: 'change freeze' });
+  await handle.signal(rejectSignal, { by: 'bob', reason: 'change freeze', signature: await world.sign(handle, 'reject', 'bob') });
   const { status, result } = await world.outcome(handle);
   assert.equal(status, 'rejected');
   assert.match(result.reason ?? '', /rejected by bob: change freeze/);
@@ -155,18 +165,18 @@ test('quorum 2 needs two distinct approvers: the same person twice is refused; a
     const handle = await world.deploy({ environment: 'production', version: '1.1.0', requestedBy: 'carol' });
     t.after(() => closeIfOpen(handle));
     await awaitingApproval(handle);
-    await handle.signal(approveSignal, { by: 'alice', comment: 'looks good' });
+    await world.approve(handle, 'alice', 'looks good');
     const half = await world.waitForStatus(handle, (s) => s.pendingGate?.given === 1, STAGE_WAIT_MS);
     assert.equal(half.pendingGate?.needed, 1);
     assert.equal(half.status, 'awaiting_approval');
 
-    await handle.signal(approveSignal, { by: 'alice' });
+    await world.approve(handle, 'alice');
     const twice = await world.waitForStatus(handle, (s) => s.timeline.some((t) => t.kind === 'signal_refused'), STAGE_WAIT_MS);
     assert.match(twice.timeline.find((t) => t.kind === 'signal_refused')!.detail ?? '', /alice has already approved; the gate needs 2 distinct approvers/);
     assert.equal(twice.pendingGate?.given, 1);
     assert.match(await refusedUpdate(handle, { decision: 'approve', by: 'alice' }), /alice has already approved/);
 
-    const gate = await handle.executeUpdate(approvalUpdate, { args: [{ decision: 'approve', by: 'bob', comment: 'second pair of eyes' }] });
+    const gate = await handle.executeUpdate(approvalUpdate, { args: [{ decision: 'approve', by: 'bob', comment: 'second pair of eyes', signature: await world.sign(handle, 'approve', 'bob') }] });
     assert.equal(gate.decision, 'approved');
     assert.equal(gate.given, 2);
     assert.equal(gate.needed, 0);
@@ -227,7 +237,7 @@ test('a gate after deploy (before validate) that is rejected rolls the deploy ba
     assert.equal(waiting.pendingGate?.stage, 'validate');
     assert.equal(await answeringVersion(world, 'staging'), '1.1.0', 'the new version is deployed while the gate waits');
 
-    const gate = await handle.executeUpdate(approvalUpdate, { args: [{ decision: 'reject', by: 'bob', comment: 'wrong greeting' }] });
+    const gate = await handle.executeUpdate(approvalUpdate, { args: [{ decision: 'reject', by: 'bob', comment: 'wrong greeting', signature: await world.sign(handle, 'reject', 'bob') }] });
     assert.equal(gate.decision, 'rejected');
     assert.equal(gate.rejectedBy?.by, 'bob');
 

@@ -54,7 +54,7 @@ test('a second start while a deploy runs is refused, by startDeploy and by the C
   assert.equal(status.requestedBy, 'carol');
 
   // Once it ends the lock is free again (the reuse policy allows a new run under the same ID).
-  await running.signal(rejectSignal, { by: 'alice', reason: 'lock test done' });
+  await running.signal(rejectSignal, { by: 'alice', reason: 'lock test done', signature: await world.sign(running, 'reject', 'alice') });
   assert.equal((await world.outcome(running)).status, 'rejected');
   const next = await world.deploy({ environment: 'production', version: '1.1.0', requestedBy: 'dave' });
   t.after(() => closeIfOpen(next));

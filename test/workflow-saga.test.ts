@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { approvalUpdate, approveSignal, interveneSignal } from '../src/workflows/definitions';
+import { approvalUpdate, interveneSignal } from '../src/workflows/definitions';
 import { startDeployWorld, type DeployWorld } from './helpers/deploy-world';
 import {
   STAGE_WAIT_MS,
@@ -61,7 +61,7 @@ async function deployWithBrokenRollback(): Promise<{ handle: WorkflowHandle; res
     restored = true;
     await fs.rename(heldAway, previousDir);
   };
-  await handle.signal(approveSignal, { by: 'alice' });
+  await world.approve(handle, 'alice');
   await world.waitForStatus(handle, (s) => s.status === 'needs_intervention', STAGE_WAIT_MS);
   return { handle, restore };
 }
@@ -96,7 +96,7 @@ test('a failed rollback is never swallowed: needs_intervention names it; retry a
   assert.equal((await world.status(handle)).status, 'needs_intervention');
 
   await restore();
-  await handle.signal(interveneSignal, { by: 'alice', action: 'retry', comment: 'release directory restored' });
+  await handle.signal(interveneSignal, { by: 'alice', action: 'retry', comment: 'release directory restored', signature: await world.sign(handle, 'intervene:retry', 'alice') });
   const { status, result } = await world.outcome(handle);
   assert.equal(status, 'rolled_back', JSON.stringify(result?.timeline, null, 1));
   assert.deepEqual(result.compensations.map((c) => `${c.name}:${c.status}${c.by ? `:${c.by}` : ''}`), [
@@ -115,7 +115,7 @@ test('skip: a named human takes responsibility for the failed rollback; the depl
     await restore().catch(() => undefined);
     await closeIfOpen(handle);
   });
-  await handle.signal(interveneSignal, { by: 'bob', action: 'skip', comment: 'rolled back by hand' });
+  await handle.signal(interveneSignal, { by: 'bob', action: 'skip', comment: 'rolled back by hand', signature: await world.sign(handle, 'intervene:skip', 'bob') });
   const { status, result } = await world.outcome(handle);
   assert.equal(status, 'rolled_back');
   assert.deepEqual(result.compensations.map((c) => `${c.name}:${c.status}${c.by ? `:${c.by}` : ''}`), ['rollbackDeploy:failed', 'rollbackDeploy:skipped:bob']);
@@ -133,7 +133,7 @@ test('abort: the deploy ends failed and says who aborted it', async (t) => {
     await restore().catch(() => undefined);
     await closeIfOpen(handle);
   });
-  await handle.signal(interveneSignal, { by: 'alice', action: 'abort', comment: 'paging the on-call' });
+  await handle.signal(interveneSignal, { by: 'alice', action: 'abort', comment: 'paging the on-call', signature: await world.sign(handle, 'intervene:abort', 'alice') });
   const { status, result } = await world.outcome(handle);
   assert.equal(status, 'failed');
   assert.match(result.reason ?? '', /rollbackDeploy failed and alice aborted the deploy: paging the on-call/);

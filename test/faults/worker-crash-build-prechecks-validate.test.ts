@@ -2,7 +2,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { approveSignal } from '../../src/workflows/definitions';
 import { startDeployWorld, type DeployWorld } from '../helpers/deploy-world';
 import {
   SLOW_VALIDATE_HEALTH,
@@ -142,7 +141,7 @@ test('worker kill -9 during validate: a new worker analyses health again and the
   runScenario(__filename, '03-worker-kill-validate', 'worker kill -9 during validate', 'succeeded', async (r) => {
     const handle = await world.deploy({ environment: 'production', version: '1.0.0' });
     await world.waitForStatus(handle, (s) => s.status === 'awaiting_approval', 120_000);
-    await handle.signal(approveSignal, { by: 'bob', comment: 'fault test' });
+    await world.approve(handle, 'bob', 'fault test');
     await waitForActivityStarted(handle, 'validate');
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // a few probes into the analysis
     const killedAt = await worker.kill();

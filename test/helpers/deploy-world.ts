@@ -12,6 +12,7 @@ import { startDeploy } from '../../src/client/deploys';
 import { createLocalTarget } from '../../src/targets';
 import { approveSignal, statusQuery } from '../../src/workflows/definitions';
 import { signDecision, signDeployRequest } from '../../src/client/signing';
+import { ensureKeys, writeAllowedSigners } from '../../src/trust/keys';
 import type { SignedDecision } from '../../src/trust/statement';
 import type { DeployResult, DeployStatusView } from '../../src/workflows/types';
 import { freePort } from '../../scripts/lib/dev-server';
@@ -43,7 +44,7 @@ export interface DeployWorld {
   workerOutput(child: ChildProcess): string;
   /** Starts a deploy; the request is signed with the requester's demo key when there is one. */
   deploy(input: { environment: string; version: string; requestedBy?: string; reason?: string }): Promise<WorkflowHandle>;
-  /** The demo private key of alice, bob or carol (undefined for anyone else). */
+  /** The private key of alice, bob, carol, dave (listed in allowed_signers) or mallory (not listed); undefined for anyone else. */
   keyOf(name: string): string | undefined;
   /** Signs `decision` by `by` for the gate (or intervention) the deploy waits at, from its status query. */
   sign(handle: WorkflowHandle, decision: SignedDecision, by: string): Promise<string>;
@@ -69,6 +70,11 @@ export async function startDeployWorld(
   const orchestratorDb = await createTestDatabase('orch');
   const prefix = `t_hello_${randomBytes(3).toString('hex')}`;
   const example = await prepareExample({ dataDir, adminUrl: ADMIN_DATABASE_URL, dbPrefix: prefix, allowedSignersFile: path.join(dataDir, 'allowed_signers') });
+  // dave may sign (a requester who is no approver); mallory has a key that no allowed_signers line lists.
+  const extra = await ensureKeys(path.join(dataDir, 'keys'), ['dave', 'mallory']);
+  const signers = await ensureKeys(path.join(dataDir, 'keys'), ['alice', 'bob', 'carol', 'dave']);
+  await writeAllowedSigners(example.allowedSigners, signers.map((k) => ({ principal: k.name, publicKeyLine: k.publicKeyLine })));
+  const keys: Record<string, string> = Object.fromEntries([...signers, ...extra].map((k) => [k.name, k.privateKeyFile]));
   const ports = { staging: await freePort(), production: await freePort() };
 
   const spec = YAML.parse(await fs.readFile(path.join(REPO_ROOT, 'examples/hello-service/deploy.yaml'), 'utf8'));
@@ -156,7 +162,7 @@ export async function startDeployWorld(
       return startDeploy(client, signed, { taskQueue: 'deploys' });
     },
     keyOf(name) {
-      return (example.keys as Record<string, { privateKeyFile: string } | undefined>)[name]?.privateKeyFile;
+      return keys[name];
     },
     async sign(handle, decision, by) {
       const s = await handle.query(statusQuery);

@@ -20,8 +20,11 @@ export interface Scenario {
   behaviour?: Partial<Record<StageName | 'rollbackDeploy' | 'recordRelease', Behaviour>>;
   /** rollbackDeploy: fail this many calls (each permanently), then succeed. */
   rollbackFailures?: number;
-  /** Use the real plan activity (lock checks, spec loading) with a stand-in registry. */
-  realPlan?: boolean;
+  /** Use the real plan activity (lock checks, spec loading, trust rules) with a stand-in registry. */
+  realPlan?: boolean | { config?: Partial<WorkerConfig>; cwd?: string };
+  /** The keys the stand-in plan trusts, and who may intervene. */
+  trust?: DeployPlan['trust'];
+  intervention?: DeployPlan['intervention'];
 }
 
 export interface Call {
@@ -69,6 +72,8 @@ export function planFor(workflowId: string, input: { environment: string; versio
     target: { type: 'command', deploy: ['true'], current: ['true'], rollback: ['true'], timeoutMs: 1000 },
     gates: scenario.gates ?? [],
     heartbeatTimeoutMs: 5000,
+    ...(scenario.trust ? { trust: scenario.trust } : {}),
+    ...(scenario.intervention ? { intervention: scenario.intervention } : {}),
   };
 }
 
@@ -111,14 +116,17 @@ async function act(name: string, args: unknown, fallback: Behaviour = 'ok'): Pro
 const emptyRegistry = { live: async () => null, lastLiveOf: async () => null } as unknown as Registry;
 
 export function standInActivities(): Activities {
-  const realPlan = planActivity({ config: { DEPLOY_DATA_DIR: '/nonexistent/data' } as WorkerConfig, registry: emptyRegistry, cwd: process.cwd() });
+  const realPlan = (scenario: Scenario) => {
+    const custom = typeof scenario.realPlan === 'object' ? scenario.realPlan : {};
+    return planActivity({ config: { DEPLOY_DATA_DIR: '/nonexistent/data', DEPLOY_ALLOW_INLINE_SPECS: 'false', ...custom.config } as WorkerConfig, registry: emptyRegistry, cwd: custom.cwd ?? process.cwd() });
+  };
   return {
     plan: async (a) => {
       const workflowId = Context.current().info.workflowExecution!.workflowId;
       const scenario = scenarios.get(workflowId) ?? {};
       if (scenario.realPlan) {
         calls.get(workflowId)?.push({ name: 'plan', attempt: Context.current().info.attempt, args: a });
-        return realPlan(a);
+        return realPlan(scenario)(a);
       }
       await act('plan', a);
       return planFor(workflowId, a.input as { environment: string; version: string; requestedBy: string }, scenario);
