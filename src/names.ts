@@ -30,6 +30,19 @@ export const personName = z
 /** A runtime configuration variable name (its value never enters workflow history). */
 export const configName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'must be an UPPER_SNAKE_CASE variable name');
 
+/**
+ * Characters free text may not hold: C0 and C1 controls (ESC sequences, OSC 52 clipboard writes), bidi
+ * overrides and isolates (text that displays differently from what it says) and zero-width characters (two
+ * comments that look the same but differ). Tab and newline stay allowed.
+ */
+export const UNSAFE_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
+
+/** Free text from people (comments, reasons): bounded, and free of characters that hide or rewrite what a terminal shows. */
+export const freeText = z
+  .string()
+  .max(500, 'must be at most 500 characters')
+  .refine((t) => !UNSAFE_TEXT.test(t), 'must not contain control, bidi or zero-width characters');
+
 export function deployWorkflowId(service: string, environment: string): string {
   return `deploy-${service}-${environment}`;
 }

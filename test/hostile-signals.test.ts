@@ -78,7 +78,7 @@ const cases: Case[] = [
   { name: 'approval update by da\\u200bve (zero-width space)', via: 'update', payload: { decision: 'approve', by: 'da\u200bve' }, expect: /approval: by: must be a login or email/ },
   { name: 'approve by dave\\u0000', via: 'signal', signal: 'approve', payload: { by: 'dave\u0000' }, expect: /approve: by: must be a login or email/ },
   { name: 'approve by $(touch marker)', via: 'signal', signal: 'approve', payload: { by: `$(touch ${marker})` }, expect: /approve: by: must be a login or email/ },
-  { name: 'approve with a bidi override in the comment', via: 'signal', signal: 'approve', payload: { by: 'dave', comment: 'lgtm \u202eok' }, expect: /approve: comment: must not contain control or bidi characters/ },
+  { name: 'approve with a bidi override in the comment', via: 'signal', signal: 'approve', payload: { by: 'dave', comment: 'lgtm \u202eok' }, expect: /approve: comment: must not contain control, bidi or zero-width characters/ },
   { name: 'approval update with a 1 MB comment', via: 'update', payload: { decision: 'approve', by: 'dave', comment: 'x'.repeat(MB) }, expect: /approval: comment: Too big/ },
   // unknown fields, wrong types, missing fields
   { name: 'approve with an unknown field', via: 'signal', signal: 'approve', payload: { by: 'dave', quorum: 0 }, expect: /approve: .*quorum/ },

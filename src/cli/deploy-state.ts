@@ -1,5 +1,4 @@
 import {
-  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
@@ -8,34 +7,13 @@ import {
 import { deployWorkflowId } from '../names';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import { SA, statusQuery } from '../workflows/definitions';
-import type { DeployResult, DeployStatus, DeployStatusView } from '../workflows/types';
+import type { DeployStatusView } from '../workflows/types';
 import type { CliContext } from './context';
 import { firstLine } from './context';
 import { CliError } from './errors';
 import { ExitCode } from './exit-codes';
 
-/** How a closed deploy ended, read from its result or failure (history only: no worker needed). */
-export interface DeployOutcome {
-  outcome: DeployStatus;
-  reason?: string;
-  result?: DeployResult;
-}
-
-export async function fetchOutcome(handle: WorkflowHandle): Promise<DeployOutcome> {
-  try {
-    const result = (await handle.result()) as DeployResult;
-    return { outcome: result.outcome, reason: result.reason, result };
-  } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) throw err;
-    const cause = err.cause as (Error & { details?: unknown[] }) | undefined;
-    const result = cause?.details?.[0] as DeployResult | undefined;
-    if (result && typeof result === 'object' && 'outcome' in result) return { outcome: result.outcome, reason: result.reason, result };
-    const name = cause?.name ?? '';
-    if (name === 'CancelledFailure') return { outcome: 'cancelled', reason: 'cancelled by an operator' };
-    if (name === 'TerminatedFailure') return { outcome: 'failed', reason: `terminated: ${cause?.message || 'no reason given'} (nothing was rolled back by the orchestrator; check the environment)` };
-    return { outcome: 'failed', reason: cause?.message ?? err.message };
-  }
-}
+export { fetchOutcome, type DeployEnding as DeployOutcome } from '../client/outcome';
 
 /** The deploy lock's workflow for a service and environment, described; exit 5 when none ever ran. */
 export async function describeDeploy(ctx: CliContext, service: string, environment: string): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { environmentName, personName, serviceName, versionName } from '../names';
+import { environmentName, freeText, personName, serviceName, versionName } from '../names';
 import { usageError } from './errors';
 
 /**
@@ -32,10 +32,8 @@ export const checkPerson = (v: unknown, command: string, label = '--by') => chec
 export function checkFreeText(v: unknown, label: string, command: string): string | undefined {
   if (v === undefined) return undefined;
   const s = String(v);
-  if (s.length > 500) throw usageError(`${label}: ${s.length} characters, at most 500 allowed (see deployctl ${command} --help)`);
-  if (/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(s)) {
-    throw usageError(`${label}: must not contain control or bidi characters (see deployctl ${command} --help)`);
-  }
+  const parsed = freeText.safeParse(s);
+  if (!parsed.success) throw usageError(`${label}: ${s.length > 500 ? `${s.length} characters: ` : ''}${parsed.error.issues.map((i) => i.message).join('; ')} (see deployctl ${command} --help)`);
   return s;
 }
 

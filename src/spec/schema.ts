@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { maxProbesInWindow } from '../health/thresholds';
-import { configName, environmentName, personName, serviceName, versionName } from '../names';
+import { configName, environmentName, freeText, personName, serviceName, versionName } from '../names';
 import { STAGES } from '../workflows/stages';
 import { defaultHealthUrl, targetSpecSchema } from '../targets/registry';
 import { argv, hostPath, positiveMs, relativePath } from './fields';
@@ -142,11 +142,7 @@ export const deployInputSchema = z.strictObject({
   version: versionName,
   requestedBy: personName,
   // Bidi overrides would let a reason display differently from what it says (same rule as signal comments).
-  reason: z
-    .string()
-    .max(500)
-    .refine((r) => !/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(r), 'must not contain control or bidi characters')
-    .optional(),
+  reason: freeText.optional(),
   /** When the request was signed (ISO 8601 UTC); part of the signed request statement. */
   requestedAt: z.string().max(40).optional(),
   /** An armored SSH signature by `requestedBy` over the request statement; required for an environment with a signed gate. */

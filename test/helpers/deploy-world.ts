@@ -11,6 +11,7 @@ import { createDeployWorker, type DeployWorker } from '../../src/worker/create';
 import { startDeploy } from '../../src/client/deploys';
 import { createLocalTarget } from '../../src/targets';
 import { approveSignal, statusQuery } from '../../src/workflows/definitions';
+import { fetchOutcome } from '../../src/client/outcome';
 import { signDecision, signDeployRequest } from '../../src/client/signing';
 import { ensureKeys, writeAllowedSigners } from '../../src/trust/keys';
 import type { SignedDecision } from '../../src/trust/statement';
@@ -176,18 +177,8 @@ export async function startDeployWorld(
       await handle.signal(approveSignal, { by, comment, signature: await world.sign(handle, 'approve', by) });
     },
     async outcome(handle) {
-      try {
-        const result = (await handle.result()) as DeployResult;
-        return { status: result.outcome, result };
-      } catch (err) {
-        if (err instanceof WorkflowFailedError) {
-          const details = (err.cause as { details?: unknown[] } | undefined)?.details;
-          const result = details?.[0] as DeployResult | undefined;
-          if (result?.outcome) return { status: result.outcome, result };
-          return { status: (err.cause as Error | undefined)?.name === 'CancelledFailure' ? 'cancelled' : 'failed', result: result as DeployResult };
-        }
-        throw err;
-      }
+      const ending = await fetchOutcome(handle);
+      return { status: ending.outcome, result: ending.result as DeployResult };
     },
     async status(handle) {
       return handle.query(statusQuery);
