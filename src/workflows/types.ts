@@ -173,6 +173,10 @@ export interface DeployStatusView {
   pendingIntervention?: { compensation: string; error: string; since: string; operators?: string[]; signed?: boolean; sign?: GateState['sign'] };
   stages: StageRecord[];
   timeline: TimelineEntry[];
+  /** The timeline is a bounded ring: how many of its oldest entries were dropped. */
+  droppedTimelineEntries?: number;
+  /** Refused signals beyond the recorded ones, only counted. */
+  refusalsNotRecorded?: number;
 }
 
 export interface DeployResult {
@@ -191,6 +195,8 @@ export interface DeployResult {
   health?: unknown;
   migrations?: unknown;
   timeline: TimelineEntry[];
+  droppedTimelineEntries?: number;
+  refusalsNotRecorded?: number;
 }
 
 // Signal, update and query payloads (validated with zod in src/workflows/payloads.ts).
