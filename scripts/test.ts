@@ -2,8 +2,9 @@
  * `npm test`: typecheck, the Temporal CLI (built when missing), PostgreSQL up, then every test file on
  * the real stack, one file at a time (each file starts its own Temporal dev server on free ports).
  *
- *   npm test                              all of test/**\/*.test.ts except test/faults/**
+ *   npm test                              all of test/**\/*.test.ts except test/faults/** and test/cluster/**
  *   npm test -- --faults                  only test/faults/**
+ *   npm test -- --cluster                 only test/cluster/** (builds the Temporal server and UI server first)
  *   npm test -- test/foo.test.ts          just these files (or directories)
  *   npm test -- --test-name-pattern=x     other --flags go to `node --test`
  */
@@ -13,21 +14,27 @@ import path from 'node:path';
 import { formatDuration, info, step } from './lib/log';
 import { ensurePostgres } from './lib/postgres';
 import { findOrBuildTemporalCli } from './lib/temporal-cli';
+import { findOrBuildClusterBinaries } from './lib/cluster-binaries';
 
 const ROOT = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(ROOT, 'test');
 const FAULTS_DIR = path.join(TEST_DIR, 'faults');
+const CLUSTER_DIR = path.join(TEST_DIR, 'cluster');
+
+/** Lanes kept out of the default run: each selected by its flag alone. */
+type Lane = 'default' | 'faults' | 'cluster';
 
 interface TestArgs {
-  faults: boolean;
+  lane: Lane;
   filters: string[];
   nodeTestFlags: string[];
 }
 
 function parseArgs(argv: string[]): TestArgs {
-  const args: TestArgs = { faults: false, filters: [], nodeTestFlags: [] };
+  const args: TestArgs = { lane: 'default', filters: [], nodeTestFlags: [] };
   for (const arg of argv) {
-    if (arg === '--faults') args.faults = true;
+    if (arg === '--faults') args.lane = 'faults';
+    else if (arg === '--cluster') args.lane = 'cluster';
     else if (arg.startsWith('--')) args.nodeTestFlags.push(arg);
     else args.filters.push(arg);
   }
@@ -67,7 +74,8 @@ async function selectTestFiles(args: TestArgs): Promise<string[]> {
     return selected;
   }
   const all = await listTestFiles(TEST_DIR);
-  return all.filter((file) => isUnder(file, FAULTS_DIR) === args.faults);
+  const laneOf = (file: string): Lane => (isUnder(file, FAULTS_DIR) ? 'faults' : isUnder(file, CLUSTER_DIR) ? 'cluster' : 'default');
+  return all.filter((file) => laneOf(file) === args.lane);
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -104,10 +112,14 @@ async function main(): Promise<number> {
   const cli = await step('Temporal CLI', () => findOrBuildTemporalCli());
   info(`  using ${cli.value}`);
   await step('PostgreSQL on 127.0.0.1:5432', () => ensurePostgres());
+  if (args.lane === 'cluster' || args.filters.some((filter) => isUnder(path.resolve(filter), CLUSTER_DIR) || path.resolve(filter) === CLUSTER_DIR)) {
+    // Built here, once, so that no test file's before() spends its timeout on a first compile.
+    await step('Temporal server, SQL tool and UI server', () => findOrBuildClusterBinaries());
+  }
 
   const files = await selectTestFiles(args);
   if (files.length === 0) {
-    info(args.faults ? 'No test files under test/faults/.' : 'No test files found.');
+    info(args.lane === 'default' ? 'No test files found.' : `No test files under test/${args.lane}/.`);
     failures.push('no test files');
   } else {
     const env = { ...process.env, TEMPORAL_CLI: cli.value };
