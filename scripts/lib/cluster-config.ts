@@ -20,12 +20,15 @@ const PORT_VARIABLES: Record<keyof ClusterPorts, string> = {
   ui: 'TEMPORAL_UI_PORT',
 };
 
-const port = (fallback: number) =>
+const port = (fallback: number, max = 65535, why = '') =>
   z
     .string()
     .optional()
     .transform((raw) => (raw === undefined || raw === '' ? fallback : Number(raw)))
-    .pipe(z.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535'));
+    .pipe(z.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(1, `must be 1 to ${max}${why}`).max(max, `must be 1 to ${max}${why}`));
+
+/** Membership ports are stored in cluster_membership.rpc_port, a SMALLINT in Temporal's PostgreSQL schema. */
+const MEMBERSHIP_PORT_MAX = 32767;
 
 const databaseName = (fallback: string) =>
   z
@@ -37,7 +40,12 @@ const databaseName = (fallback: string) =>
 const clusterEnvSchema = z
   .object({
     ...(Object.fromEntries(
-      (Object.keys(PORT_VARIABLES) as Array<keyof ClusterPorts>).map((key) => [PORT_VARIABLES[key], port(STANDARD_CLUSTER_PORTS[key])]),
+      (Object.keys(PORT_VARIABLES) as Array<keyof ClusterPorts>).map((key) => [
+        PORT_VARIABLES[key],
+        key.endsWith('Membership')
+          ? port(STANDARD_CLUSTER_PORTS[key], MEMBERSHIP_PORT_MAX, " (Temporal's PostgreSQL schema stores membership ports as SMALLINT)")
+          : port(STANDARD_CLUSTER_PORTS[key]),
+      ]),
     ) as Record<string, ReturnType<typeof port>>),
     WORKER_HEALTH_PORT: port(8091),
     DBNAME: databaseName(DEFAULT_TEMPORAL_DATABASES.temporal),

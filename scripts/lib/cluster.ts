@@ -14,9 +14,9 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import type { ClusterBinaries } from './cluster-binaries';
-import { DEPLOY_SEARCH_ATTRIBUTES, freePort, isServing, registerSearchAttributes } from './dev-server';
+import { DEPLOY_SEARCH_ATTRIBUTES, isServing, registerSearchAttributes } from './dev-server';
 import { formatDuration } from './log';
-import { exitDescription, httpStatus, signalGroup, spawnLogged, tail, waitUntil } from './stack';
+import { exitDescription, httpStatus, isPortFree, signalGroup, spawnLogged, tail, waitUntil } from './stack';
 import type { PostgresEndpoint, TemporalDatabaseNames } from './temporal-databases';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -59,17 +59,23 @@ export const STANDARD_CLUSTER_PORTS: ClusterPorts = {
   ui: 8080,
 };
 
-/** A distinct free port for each role (tests, so they never collide with a server on the standard ports). */
+// PostgreSQL's cluster_membership.rpc_port is a SMALLINT: a service whose membership port is above 32767
+// cannot register itself and exits ("value … is out of range for type smallint"). The kernel's ephemeral
+// ports (what listen(0) hands out) start at 32768, so free ports are searched below that instead.
+const LOWEST_FREE_PORT = 20_000;
+const HIGHEST_MEMBERSHIP_PORT = 32_767;
+
+/** A distinct free port below 32768 for each role (tests, so they never collide with a server on the standard ports). */
 export async function freeClusterPorts(): Promise<ClusterPorts> {
   const taken = new Set<number>();
   const next = async () => {
-    for (;;) {
-      const port = await freePort();
-      if (!taken.has(port)) {
-        taken.add(port);
-        return port;
-      }
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const port = LOWEST_FREE_PORT + Math.floor(Math.random() * (HIGHEST_MEMBERSHIP_PORT - LOWEST_FREE_PORT + 1));
+      if (taken.has(port) || !(await isPortFree(port))) continue;
+      taken.add(port);
+      return port;
     }
+    throw new Error(`No free TCP port found on 127.0.0.1 between ${LOWEST_FREE_PORT} and ${HIGHEST_MEMBERSHIP_PORT}.`);
   };
   const ports = {} as ClusterPorts;
   for (const key of Object.keys(STANDARD_CLUSTER_PORTS) as Array<keyof ClusterPorts>) ports[key] = await next();
@@ -207,11 +213,13 @@ export async function startTemporalCluster(o: TemporalClusterOptions): Promise<T
     return child;
   };
 
-  const grpcPort: Record<ClusterService, number> = {
+  // The port that answers once a service runs: history and matching serve gRPC; the worker service serves
+  // none (its gRPC port only names it), so its membership (ringpop) port tells instead.
+  const readinessPort: Record<ClusterService, number> = {
     history: o.ports.history,
     matching: o.ports.matching,
     frontend: o.ports.frontend,
-    worker: o.ports.worker,
+    worker: o.ports.workerMembership,
   };
 
   const startService = async (name: ClusterService): Promise<void> => {
@@ -219,12 +227,12 @@ export async function startTemporalCluster(o: TemporalClusterOptions): Promise<T
     const started = Date.now();
     const child = spawnProcess(name);
     await waitUntil(
-      () => (name === 'frontend' ? isServing(o.cli, address) : listens(grpcPort[name])),
+      () => (name === 'frontend' ? isServing(o.cli, address) : listens(readinessPort[name])),
       SERVICE_READY_TIMEOUT_MS,
       () => exitDescription(child),
-      async () => `the ${name} service did not ${name === 'frontend' ? `answer SERVING at ${address}` : `listen on 127.0.0.1:${grpcPort[name]}`}; its log ${logs[name]} ends with:\n${await tail(logs[name])}`,
+      async () => `the ${name} service did not ${name === 'frontend' ? `answer SERVING at ${address}` : `listen on 127.0.0.1:${readinessPort[name]}`}; its log ${logs[name]} ends with:\n${await tail(logs[name])}`,
     );
-    event(`${name}: ready on 127.0.0.1:${grpcPort[name]} (${formatDuration(Date.now() - started)})`);
+    event(`${name}: ready on 127.0.0.1:${readinessPort[name]} (${formatDuration(Date.now() - started)})`);
   };
 
   const stopProcessNamed = async (name: ClusterProcessName, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
