@@ -17,7 +17,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startTemporalCluster, type ClusterPorts, type TemporalCluster } from './lib/cluster';
+import { CLUSTER_SERVICES, startTemporalCluster, type ClusterPorts, type TemporalCluster } from './lib/cluster';
 import { findOrBuildClusterBinaries, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_SERVER_VERSION } from './lib/cluster-binaries';
 import { parseClusterSettings, portVariable } from './lib/cluster-config';
 import { formatDuration, info, step } from './lib/log';
@@ -40,7 +40,7 @@ async function shutdown(exitCode: number, reason: string): Promise<void> {
   info(`\n${reason}: stopping the deploy worker, the Web UI, then the worker, frontend, matching and history services…`);
   if (worker) {
     await stopProcess(worker, 'SIGTERM', WORKER_STOP_TIMEOUT_MS);
-    info('[cluster] deploy worker: stopped');
+    info('  [cluster] deploy worker: stopped');
   }
   await cluster?.stop();
   info('Stopped.');
@@ -136,7 +136,7 @@ function printBanner(o: { cluster: TemporalCluster; cli: string; healthUrl: stri
     '',
     'The cluster is up.',
     `  Temporal frontend  ${o.cluster.address}  (namespace ${o.cluster.namespace})`,
-    `  services           history :${o.cluster.ports.history}, matching :${o.cluster.ports.matching}, worker :${o.cluster.ports.worker} (pids ${['history', 'matching', 'frontend', 'worker'].map((n) => o.cluster.pid(n as never)).join(', ')})`,
+    `  services           ${CLUSTER_SERVICES.map((name) => `${name} pid ${o.cluster.pid(name)}`).join(', ')}`,
     `  PostgreSQL         databases ${o.cluster.databases.temporal} (persistence), ${o.cluster.databases.visibility} (visibility) on 127.0.0.1:5432`,
     `  Web UI             ${o.cluster.uiUrl}`,
     `  deploy worker      ${o.healthUrl}  (task queue ${o.taskQueue})`,
