@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
+import type { WorkflowHandle } from '@temporalio/client';
 import { CLUSTER_SERVICES, freeClusterPorts, startTemporalCluster, type TemporalCluster } from '../../scripts/lib/cluster';
 import { findOrBuildClusterBinaries } from '../../scripts/lib/cluster-binaries';
 import { findOrBuildTemporalCli } from '../../scripts/lib/temporal-cli';
@@ -162,4 +164,37 @@ export async function persistedExecution(cluster: TestCluster, workflowId: strin
     visibilityStatus: visibility[0]?.status,
     searchAttributeValues: Object.values(attributes).flatMap((v) => (Array.isArray(v) ? v.map(String) : [String(v)])),
   };
+}
+
+/**
+ * Asserts that the run is stored in the cluster's PostgreSQL databases with the expected final status:
+ * the current execution row of its workflow ID is this run, its mutable state and its history events are
+ * in `executions` and `history_node`, and the visibility row (written asynchronously, so polled) has the
+ * status and carries every one of `attributeValues` among its search attributes.
+ */
+export async function assertStoredInPostgres(
+  cluster: TestCluster,
+  handle: WorkflowHandle,
+  expected: { status: keyof typeof WORKFLOW_STATUS; attributeValues: string[] },
+): Promise<PersistedExecution> {
+  const { runId } = await handle.describe();
+  const want = WORKFLOW_STATUS[expected.status];
+  let stored: PersistedExecution | undefined;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    stored = await persistedExecution(cluster, handle.workflowId, runId);
+    if (stored.visibilityStatus === want && expected.attributeValues.every((v) => stored!.searchAttributeValues.includes(v))) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const where = `${handle.workflowId} run ${runId} in ${cluster.databases.temporal} / ${cluster.databases.visibility}`;
+  assert.ok(stored, where);
+  assert.equal(stored.currentStatus, want, `current_executions.status of ${where}`);
+  assert.ok(stored.currentIsThisRun, `current_executions names this run: ${where}`);
+  assert.equal(stored.executionRows, 1, `one executions row for ${where}`);
+  assert.ok(stored.historyNodes > 0, `history_node holds the events of ${where}`);
+  assert.equal(stored.visibilityStatus, want, `executions_visibility.status of ${where}`);
+  for (const value of expected.attributeValues) {
+    assert.ok(stored.searchAttributeValues.includes(value), `the visibility row of ${where} carries "${value}" (has ${stored.searchAttributeValues.join(', ')})`);
+  }
+  return stored;
 }
