@@ -21,9 +21,9 @@ type StageView = DeployStatusView['stage'];
  * beyond their cap are only counted.
  */
 export const LIMITS = {
-  timelineEntries: 400,
+  timelineEntries: 200,
   refusalEntries: 50,
-  detailChars: 600,
+  detailChars: 500,
   eventChars: 200,
 };
 
