@@ -36,6 +36,13 @@ export function planActivity(deps: ActivityDeps) {
         `workflow ID "${args.workflowId}" is not this deploy's lock; start it with --workflow-id ${expectedId} (one deploy per service and environment at a time)`,
       );
     }
+    const others = await deps.registry.otherPairsOfWorkflowId(expectedId, spec.service, input.environment);
+    if (others.length > 0) {
+      throw refuse(
+        FailureType.InvalidInput,
+        `workflow ID ${expectedId} is already the deploy lock of ${others.map((o) => `service ${o.service} in environment ${o.environment}`).join(', ')}; service ${spec.service} in ${input.environment} would share its lock and its history. Rename the service or the environment so that deploy-<service>-<environment> differs`,
+      );
+    }
     const liveRow = await deps.registry.live(spec.service, input.environment);
     const live = liveRow && liveRow.artifactSha256 !== null ? { version: liveRow.version, sha256: liveRow.artifactSha256, workflowId: liveRow.workflowId } : null;
     const previouslyLive = (await deps.registry.lastLiveOf(spec.service, input.environment, input.version)) !== null;
