@@ -63,7 +63,7 @@ export function planActivity(deps: ActivityDeps) {
 
 /** Every host path the spec names stays inside the roots the worker allows. */
 async function confineHostPaths(plan: DeployPlan, hostRoots: string[]): Promise<void> {
-  await confine(`environments.${plan.environment}.config.envFile`, plan.config.envFile, hostRoots, 'the host roots');
+  if (plan.config.envFile) await confine(`environments.${plan.environment}.config.envFile`, plan.config.envFile, hostRoots, 'the host roots');
   await confine('source.repository', plan.source.repository, hostRoots, 'the host roots');
   await confine(`environments.${plan.environment}.target`, describeTarget(plan.target, plan.dataDir).diskPath, hostRoots, 'the host roots');
 }

@@ -156,7 +156,7 @@ export function resolvePlan(o: {
     source: { repository: abs(spec.source.repository) },
     build: spec.build ? { command: spec.build.command, outputs: spec.build.outputs, timeoutMs: spec.build.timeoutMs } : null,
     runtime: { command: spec.runtime.command, requiredConfig: spec.runtime.requiredConfig },
-    config: { envFile: abs(env.config.envFile), databaseUrlFrom: env.database?.urlFromConfig },
+    config: { ...(env.config ? { envFile: abs(env.config.envFile) } : {}), databaseUrlFrom: env.database?.urlFromConfig },
     migrations: spec.migrations,
     preChecks: { minFreeDiskMb: spec.preChecks.minFreeDiskMb, dependencies: env.dependencies ?? [] },
     health: healthPlan,

@@ -53,7 +53,7 @@ const dependencySchema = z.union([
 
 const environmentSchema = z.strictObject({
   /** The runtime config source: KEY=VALUE lines. Values are read on the worker and never enter history. */
-  config: z.strictObject({ envFile: hostPath }),
+  config: z.strictObject({ envFile: hostPath }).optional(),
   /** Which runtime config variable holds the environment's database URL (for pre-checks and migrations). */
   database: z.strictObject({ urlFromConfig: configName }).optional(),
   target: targetSpecSchema,
@@ -114,6 +114,9 @@ export const deploySpecSchema = z
       }
       if (!(env.health?.url ?? spec.health.url) && defaultHealthUrl(env.target, h.path) === undefined) {
         ctx.addIssue({ code: 'custom', path: ['environments', name, 'health', 'url'], message: `a ${env.target.type} target needs health.url (the readiness URL to analyse)` });
+      }
+      if (env.database && !env.config) {
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'config'], message: `database.urlFromConfig names ${env.database.urlFromConfig}, which must come from a config source: add config.envFile` });
       }
       const seen = new Set<string>();
       for (const [i, gate] of (env.gates ?? []).entries()) {

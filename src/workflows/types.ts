@@ -59,7 +59,8 @@ export interface DeployPlan {
   source: { repository: string };
   build: { command: string[]; outputs: string[]; timeoutMs: number } | null;
   runtime: { command: string[]; requiredConfig: string[] };
-  config: { envFile: string; databaseUrlFrom?: string };
+  /** The runtime config source (KEY=VALUE lines); none for a service without runtime configuration. */
+  config: { envFile?: string; databaseUrlFrom?: string };
   migrations: { directory: string; lockTimeoutMs: number; statementTimeoutMs: number };
   preChecks: { minFreeDiskMb: number; dependencies: Array<{ name: string; tcp?: string; http?: string }> };
   health: HealthPlan;
