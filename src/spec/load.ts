@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { FailureType, refuse } from '../errors';
+import { canonicalVersion } from '../names';
 import { defaultHealthUrl, targetPlan } from '../targets/registry';
 import { confine } from './confine';
 import type { DeployPlan, GatePlan, HealthPlan, LiveRelease } from '../workflows/types';
@@ -141,11 +142,11 @@ export function resolvePlan(o: {
 
   // Nothing live but this version was (e.g. a failed rollback was skipped): deploying it is a rollback, so a
   // broken current release does not block the way back.
-  const kind: DeployPlan['kind'] = !o.live ? (o.previouslyLive ? 'rollback' : 'first') : o.live.version === input.version ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';
+  const kind: DeployPlan['kind'] = !o.live ? (o.previouslyLive ? 'rollback' : 'first') : o.live.version === canonicalVersion(input.version) ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';
   return {
     service: spec.service,
     environment: input.environment,
-    version: input.version,
+    version: canonicalVersion(input.version),
     requestedBy: input.requestedBy,
     reason: input.reason,
     spec: { source: o.specSource, sha256: o.specSha256 },
