@@ -126,6 +126,7 @@ export function resolvePlan(o: {
     minSuccessRatio: health.minSuccessRatio,
     maxP95LatencyMs: health.maxP95LatencyMs,
     maxConsecutiveFailures: health.maxConsecutiveFailures,
+    ...(health.expect ? { expect: health.expect } : {}),
   };
   // Production is gated before its first mutating stage unless the spec says otherwise.
   const gateSpecs = env.gates ?? (input.environment === 'production' ? [{ before: MUTATING_STAGES[0]!, approvers: [], quorum: 1, requesterMayApprove: false, timeoutMinutes: 24 * 60, onTimeout: 'reject' as const }] : []);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { healthExpectationSchema } from '../health/expect';
 import { maxProbesInWindow } from '../health/thresholds';
 import { configName, environmentName, freeText, personName, serviceName, versionName } from '../names';
 import { STAGES } from '../workflows/stages';
@@ -25,6 +26,8 @@ export const healthSchema = z.strictObject({
   minSuccessRatio: z.number().gt(0).max(1).default(0.9),
   maxP95LatencyMs: positiveMs.default(1_000),
   maxConsecutiveFailures: z.number().int().min(1).max(1000).default(3),
+  /** What a ready answer must say beyond a 2xx: status codes, body text, a JSON field's value. */
+  expect: healthExpectationSchema.optional(),
 });
 
 const gateSchema = z.strictObject({

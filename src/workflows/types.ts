@@ -3,6 +3,7 @@
  * the workflow bundle includes it.
  */
 
+import type { HealthExpectation } from '../health/expect';
 import type { HealthThresholds } from '../health/thresholds';
 import type { HostOutcome } from '../targets/types';
 import type { AllowedSigner } from '../trust/allowed-signers';
@@ -32,7 +33,7 @@ export interface GatePlan {
 }
 
 /** The validate stage's analysis: the readiness URL and its thresholds. */
-export type HealthPlan = HealthThresholds & { url: string };
+export type HealthPlan = HealthThresholds & { url: string; expect?: HealthExpectation };
 
 /** The resolved target: one of the kinds in `src/targets/registry.ts`. */
 export type { TargetPlan } from '../targets/registry';
