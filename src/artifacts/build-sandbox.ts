@@ -110,23 +110,33 @@ function isRoot(): boolean {
 export async function sandboxArgv(sandbox: Exclude<BuildSandbox, { kind: 'unsandboxed' }>, scratch: BuildScratch, argv: string[]): Promise<string[]> {
   const args = [sandbox.bwrap, '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session'];
   if (sandbox.kind === 'userns') args.push('--unshare-user', '--uid', String(BUILD_UID), '--gid', String(BUILD_GID));
+  // bubblewrap creates missing parents of a mount point as 0700 root: the build user could not pass them.
+  const made = new Set<string>(['/']);
+  const parents = (dest: string) => {
+    const missing: string[] = [];
+    for (let dir = path.dirname(dest); !made.has(dir); dir = path.dirname(dir)) missing.unshift(dir);
+    for (const dir of missing) {
+      args.push('--perms', '0755', '--dir', dir);
+      made.add(dir);
+    }
+  };
+  const bind = (option: string, source: string, dest: string) => {
+    parents(dest);
+    args.push(option, source, dest);
+  };
   for (const root of TOOLCHAIN_ROOTS) {
     const st = await fs.lstat(root).catch(() => null);
     if (!st) continue;
     if (st.isSymbolicLink()) args.push('--symlink', await fs.readlink(root), root);
     else if (st.isDirectory()) args.push('--ro-bind', root, root);
   }
-  for (const file of ETC_FILES) args.push('--ro-bind-try', file, file);
-  for (const extra of extraReadOnlyPaths()) args.push('--ro-bind-try', extra, extra);
-  args.push(
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--bind', scratch.tmp, SANDBOX_TMP,
-    '--bind', scratch.home, SANDBOX_HOME,
-    '--bind', scratch.checkout, SANDBOX_CHECKOUT,
-    '--chdir', SANDBOX_CHECKOUT,
-    '--',
-  );
+  for (const file of ETC_FILES) bind('--ro-bind-try', file, file);
+  for (const extra of extraReadOnlyPaths()) bind('--ro-bind-try', extra, extra);
+  args.push('--proc', '/proc', '--dev', '/dev');
+  bind('--bind', scratch.tmp, SANDBOX_TMP);
+  bind('--bind', scratch.home, SANDBOX_HOME);
+  bind('--bind', scratch.checkout, SANDBOX_CHECKOUT);
+  args.push('--chdir', SANDBOX_CHECKOUT, '--');
   if (sandbox.kind === 'root') {
     args.push(
       sandbox.setpriv,
