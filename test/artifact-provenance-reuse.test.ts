@@ -4,8 +4,12 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { buildActivity } from '../src/activities/build';
+import type { ActivityDeps } from '../src/activities/context';
 import { buildArtifact, findReusableArtifact, type BuildOptions } from '../src/artifacts';
 import { FailureType } from '../src/errors';
+import type { ArtifactRef, DeployPlan } from '../src/workflows/types';
 import { createGitRepo, NODE_BUILD_SCRIPT, type GitRepo } from './helpers/git-repo';
 
 /**
@@ -80,4 +84,33 @@ test('a tag moved to another commit since the build is refused at reuse, naming 
   await assert.rejects(findReusableArtifact(store, 'hello-service', '9.9.9', real.dir), refusedWith(new RegExp(first), new RegExp(moved), /tag moved/));
   await real.git('tag', '-f', '9.9.9', first);
   assert.equal((await findReusableArtifact(store, 'hello-service', '9.9.9', real.dir))?.sha256, built.sha256, 'with the tag back it is reused');
+});
+
+test("the build stage of a production deploy refuses the version a staging deploy stored from another repository", async () => {
+  const dataDir = path.join(scratch, 'data-stage');
+  const artifactStore = path.join(dataDir, 'artifacts');
+  // Only the fields the build stage reads; the rest of a plan is irrelevant to it.
+  const plan = (repo: GitRepo, environment: string) =>
+    ({
+      service: 'hello-service',
+      environment,
+      version: '9.9.9',
+      kind: 'first',
+      dataDir,
+      artifactStore,
+      source: { repository: repo.dir },
+      build: { command: ['node', 'build.js'], outputs: ['dist'], timeoutMs: 120_000 },
+      runtime: { command: ['node', 'dist/lib/server.js'], requiredConfig: [] },
+      migrations: { directory: 'migrations', lockTimeoutMs: 1000, statementTimeoutMs: 1000 },
+    }) as unknown as DeployPlan;
+  const build = buildActivity({} as ActivityDeps);
+  const staging = (await new MockActivityEnvironment().run(build, { plan: plan(impostor, 'staging') })) as ArtifactRef;
+  assert.equal(staging.reused, false);
+  await assert.rejects(
+    new MockActivityEnvironment().run(build, { plan: plan(real, 'production') }),
+    refusedWith(/hello-service version 9\.9\.9 is already stored/, new RegExp(await fs.realpath(path.join(real.dir, '.git')))),
+  );
+  const again = (await new MockActivityEnvironment().run(build, { plan: plan(impostor, 'staging') })) as ArtifactRef;
+  assert.equal(again.reused, true, 'the same repository and commit reuse it');
+  assert.equal(again.sha256, staging.sha256);
 });
