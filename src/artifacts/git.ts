@@ -86,6 +86,14 @@ export async function gitDirOf(repository: string): Promise<string> {
   }
 }
 
+/**
+ * The identity of a source repository that the store records beside each artifact: the real path of its
+ * git directory, so a checkout and its `.git`, or two spellings of one path, are the same source.
+ */
+export async function sourceIdentity(repository: string): Promise<string> {
+  return fs.realpath(await gitDirOf(repository));
+}
+
 /** The full commit hash `rev` peels to, or null when it names no commit. */
 async function peelToCommit(gitDir: string, rev: string): Promise<string | null> {
   try {
