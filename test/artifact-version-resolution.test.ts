@@ -36,10 +36,10 @@ test('a version resolves to the tag of the same name, then to v<version>', async
   assert.notEqual(repo.commits['1.0.0'], repo.commits['1.1.0']);
 });
 
-test('the exact tag wins over the v-prefixed one', async () => {
+test('1.1.0 and v1.1.0 naming different commits is ambiguous: refused, naming both, never guessed', async () => {
   await repo.git('tag', '1.1.0', repo.commits['1.0.0']!);
   try {
-    assert.equal(await resolveRevision(repo.dir, '1.1.0'), repo.commits['1.0.0']);
+    await assert.rejects(resolveRevision(repo.dir, '1.1.0'), /version 1\.1\.0 is ambiguous .*tag 1\.1\.0 is commit .* but tag v1\.1\.0 is commit/);
   } finally {
     await repo.git('tag', '-d', '1.1.0');
   }

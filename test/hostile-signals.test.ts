@@ -79,7 +79,7 @@ const cases: Case[] = [
   { name: 'approve by dave\\u0000', via: 'signal', signal: 'approve', payload: { by: 'dave\u0000' }, expect: /approve: by: must be a login or email/ },
   { name: 'approve by $(touch marker)', via: 'signal', signal: 'approve', payload: { by: `$(touch ${marker})` }, expect: /approve: by: must be a login or email/ },
   { name: 'approve with a bidi override in the comment', via: 'signal', signal: 'approve', payload: { by: 'dave', comment: 'lgtm \u202eok' }, expect: /approve: comment: must not contain control, bidi or zero-width characters/ },
-  { name: 'approval update with a 1 MB comment', via: 'update', payload: { decision: 'approve', by: 'dave', comment: 'x'.repeat(MB) }, expect: /approval: comment: Too big/ },
+  { name: 'approval update with a 1 MB comment', via: 'update', payload: { decision: 'approve', by: 'dave', comment: 'x'.repeat(MB) }, expect: /approval: comment: must be at most 500 characters/ },
   // unknown fields, wrong types, missing fields
   { name: 'approve with an unknown field', via: 'signal', signal: 'approve', payload: { by: 'dave', quorum: 0 }, expect: /approve: .*quorum/ },
   { name: 'approve with a string payload', via: 'signal', signal: 'approve', payload: 'dave', expect: /approve: \(payload\): .*expected object/ },
