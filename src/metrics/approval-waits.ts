@@ -1,10 +1,14 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 
-/** One search-attribute upsert of a deploy: when, and the DeployStatus / DeployStage it published. */
+/**
+ * One search-attribute upsert of a deploy (when, and the DeployStatus / DeployStage it published), or an
+ * activity the deploy scheduled (`activity`: no status change, but proof that a gate's wait was over).
+ */
 export interface StatusChange {
   atMs: number;
   status?: string;
   stage?: string;
+  activity?: true;
 }
 
 export interface ApprovalWait {
@@ -16,9 +20,10 @@ export interface ApprovalWait {
 
 /**
  * The approval waits of one deploy, from the DeployStatus/DeployStage upserts in its history (the stable
- * contract): a gate opens with `awaiting_approval` at its stage and closes at the next status change. It
- * was approved when the deploy then runs the same stage; otherwise the deploy stopped there, and the
- * decision is how the deploy ended.
+ * contract): a gate opens with `awaiting_approval` at its stage and closes at the next status change or
+ * the next activity the deploy schedules (a gate waits with a timer only). It was approved when the deploy
+ * then runs the same stage; otherwise the deploy stopped there (a rejected deploy records its outcome
+ * before it publishes it), and the decision is how the deploy ended.
  */
 export function approvalWaits(changes: StatusChange[], outcome: string): ApprovalWait[] {
   const waits: ApprovalWait[] = [];
@@ -26,6 +31,11 @@ export function approvalWaits(changes: StatusChange[], outcome: string): Approva
   let stage: string | undefined;
   let open: { atMs: number; stage: string } | undefined;
   for (const c of changes) {
+    if (c.activity) {
+      if (open) waits.push({ stage: open.stage, seconds: Math.max(0, (c.atMs - open.atMs) / 1000), decision: outcome });
+      open = undefined;
+      continue;
+    }
     const nextStatus = c.status ?? status;
     const nextStage = c.stage ?? stage;
     if (open && nextStatus !== 'awaiting_approval') {
@@ -57,10 +67,14 @@ function eventMs(e: HistoryEvent): number {
   return t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
 }
 
-/** The DeployStatus/DeployStage changes recorded in a history (the start's search attributes, then each upsert). */
+/** The DeployStatus/DeployStage changes recorded in a history (the start's search attributes, then each upsert), and the activities scheduled. */
 export function statusChanges(events: HistoryEvent[]): StatusChange[] {
   const changes: StatusChange[] = [];
   for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes) {
+      changes.push({ atMs: eventMs(e), activity: true });
+      continue;
+    }
     const fields =
       e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ??
       e.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields;
