@@ -1,7 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { startDeployWorld, type DeployWorld } from './helpers/deploy-world';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT, startDeployWorld, type DeployWorld } from './helpers/deploy-world';
 import { STAGE_WAIT_MS } from './helpers/workflow-probes';
 
 let world: DeployWorld;
@@ -51,10 +53,24 @@ test('two workers with the default health port both start and poll: the second t
   }
   for (const c of [first, second]) assert.ok(identities.some((id) => id.startsWith(`${c.pid}@`)), `worker pid ${c.pid} is not polling; pollers: ${identities.join(', ')}`);
 
-  // An explicitly set port that is busy is an error naming the variable, not a silent move.
-  await assert.rejects(world.spawnWorker({ WORKER_HEALTH_PORT: String(p1) }), (err: Error) => {
-    assert.match(err.message, /worker exited with 2 before ready/);
-    assert.match(err.message, new RegExp(`WORKER_HEALTH_PORT: port ${p1} on 127\\.0\\.0\\.1 is in use`));
-    return true;
+});
+
+test('a busy health port set explicitly stops the worker with an error naming WORKER_HEALTH_PORT', async () => {
+  const first = await world.spawnWorker({ WORKER_HEALTH_PORT: undefined });
+  const busy = healthPort(first);
+  const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(REPO_ROOT, 'src/worker/main.ts')], {
+    cwd: world.dataDir,
+    env: { ...process.env, ...world.workerEnv, WORKER_HEALTH_PORT: String(busy) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // 'close' comes after both streams ended, so the output is complete.
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  assert.equal(code, 2, `stdout:\n${stdout}\nstderr:\n${stderr}`);
+  assert.match(stderr, new RegExp(`WORKER_HEALTH_PORT: port ${busy} on 127\\.0\\.0\\.1 is in use .*set WORKER_HEALTH_PORT to a free port, or unset it`));
+  assert.doesNotMatch(stdout, /worker ready/);
+  assert.equal((await fetch(`http://127.0.0.1:${busy}/readyz`, { signal: AbortSignal.timeout(10_000) })).status, 200, 'the worker holding the port is untouched');
 });

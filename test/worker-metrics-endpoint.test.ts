@@ -19,8 +19,8 @@ function healthPort(child: ChildProcess): number {
 
 async function scrape(): Promise<{ text: string; samples: PromSample[]; contentType: string | null }> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  assert.equal(res.status, 200);
   const text = await res.text();
+  assert.equal(res.status, 200, text);
   return { text, samples: parsePrometheusText(text), contentType: res.headers.get('content-type') };
 }
 

@@ -17,14 +17,19 @@ export interface HealthServerOptions {
  * answers, and the worker is polling its task queue. /metrics: Prometheus text, the SDK's `temporal_*`
  * series and the orchestrator's `deploy_*` (docs/metrics.md).
  */
-export async function startHealthServer(w: DeployWorker, o: HealthServerOptions): Promise<{ server: http.Server; port: number }> {
+export async function startHealthServer(
+  workerOf: () => DeployWorker | undefined,
+  o: HealthServerOptions,
+): Promise<{ server: http.Server; port: number }> {
   const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    // The port is bound before the worker is built (bundling takes seconds), so a busy port fails fast.
+    const w = workerOf();
     if (req.url === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       const [sdk, own] = await Promise.all([
         o.sdkMetrics
           ? fetchSdkMetrics(o.sdkMetrics).catch((e: Error) => `# temporal_* series unavailable: ${e.message.replace(/\s+/g, ' ')}\n`)
           : Promise.resolve(''),
-        w.metrics.text(),
+        w ? w.metrics.text() : Promise.resolve(''),
       ]);
       const body = (sdk && !sdk.endsWith('\n') ? `${sdk}\n` : sdk) + own;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : body);
@@ -35,6 +40,10 @@ export async function startHealthServer(w: DeployWorker, o: HealthServerOptions)
       return;
     }
     if (req.url === '/readyz') {
+      if (!w) {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: false, checks: { polling: 'worker is starting' } }) + '\n');
+        return;
+      }
       const checks: Record<string, string> = {};
       const state = w.worker.getState();
       checks.polling = state === 'RUNNING' ? 'ok' : `worker is ${state}`;

@@ -1,7 +1,7 @@
 import { DefaultLogger } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../config';
 import { installRuntimeWithSdkMetrics } from '../metrics/sdk-metrics';
-import { createDeployWorker } from './create';
+import { createDeployWorker, type DeployWorker } from './create';
 import { HealthPortError } from './health-port';
 import { startHealthServer } from './health-server';
 
@@ -21,10 +21,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const sdkMetrics = await installRuntimeWithSdkMetrics(new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'));
-  const w = await createDeployWorker({ config, workflowBundlePath: process.env.DEPLOY_WORKFLOW_BUNDLE });
+  let w: DeployWorker | undefined;
   let health;
   try {
-    health = await startHealthServer(w, {
+    health = await startHealthServer(() => w, {
       port: config.WORKER_HEALTH_PORT,
       // Only the default port gives way to the next free one; a port the operator chose is used or refused.
       explicit: (process.env.WORKER_HEALTH_PORT ?? '').trim() !== '',
@@ -36,6 +36,12 @@ async function main(): Promise<void> {
       console.error(err.message);
       process.exit(2);
     }
+    throw err;
+  }
+  try {
+    w = await createDeployWorker({ config, workflowBundlePath: process.env.DEPLOY_WORKFLOW_BUNDLE });
+  } catch (err) {
+    health.server.close();
     throw err;
   }
   console.log(
