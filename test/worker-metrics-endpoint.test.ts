@@ -70,7 +70,7 @@ after(async () => {
   await world?.cleanup();
 });
 
-test('after a succeeded and a rolled-back staging deploy, /metrics counts both outcomes, times every stage attempt and serves temporal_* series', async () => {
+test('after a succeeded and a rolled-back staging deploy, /metrics counts both outcomes, times every stage attempt and serves temporal_* series', async (t) => {
   const good = await world.outcome(await world.deploy({ environment: 'staging', version: '1.0.0' }));
   assert.equal(good.status, 'succeeded');
   const bad = await world.outcome(await world.deploy({ environment: 'staging', version: '2.0.0' }));
@@ -113,6 +113,7 @@ test('after a succeeded and a rolled-back staging deploy, /metrics counts both o
   }
   assert.ok((sampleValue(samples, 'temporal_workflow_completed', { task_queue: 'deploys', workflow_type: 'deployRelease' }) ?? 0) >= 1, 'the succeeded deploy completed');
   assert.doesNotMatch(text, /unavailable/);
+  t.diagnostic(`/metrics: ${text.length} bytes, ${samples.length} samples, ${temporal.size} temporal_* sample names`);
 });
 
 test('deploy_in_flight comes from visibility: a deploy at its gate is counted by a worker started after it, and its rejection records the approval wait', async () => {
