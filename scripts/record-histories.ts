@@ -56,8 +56,9 @@ const SCENARIOS: Scenario[] = [
       const handle = await world.deploy({ environment: 'production', version: '1.0.0', requestedBy: 'carol' });
       await world.waitForStatus(handle, (s) => s.status === 'awaiting_approval', STAGE_WAIT_MS);
       await handle.signal(approveSignal, { by: 'mallory' }); // refused: not an approver
-      await world.waitForStatus(handle, (s) => s.timeline.some((e) => e.kind === 'signal_refused'), STAGE_WAIT_MS);
-      await handle.signal(approveSignal, { by: 'alice', comment: 'recorded for replay' });
+      await handle.signal(approveSignal, { by: 'alice' }); // refused: not signed
+      await world.waitForStatus(handle, (s) => s.timeline.filter((e) => e.kind === 'signal_refused').length === 2, STAGE_WAIT_MS);
+      await world.approve(handle, 'alice', 'recorded for replay');
       return handle;
     },
   },
@@ -67,7 +68,7 @@ const SCENARIOS: Scenario[] = [
     run: async (world) => {
       const handle = await world.deploy({ environment: 'production', version: '1.1.0', requestedBy: 'carol' });
       await world.waitForStatus(handle, (s) => s.status === 'awaiting_approval', STAGE_WAIT_MS);
-      await handle.executeUpdate(approvalUpdate, { args: [{ decision: 'reject', by: 'bob', comment: 'change freeze' }] });
+      await handle.executeUpdate(approvalUpdate, { args: [{ decision: 'reject', by: 'bob', comment: 'change freeze', signature: await world.sign(handle, 'reject', 'bob') }] });
       return handle;
     },
   },
@@ -82,10 +83,10 @@ const SCENARIOS: Scenario[] = [
       const previousDir = await releaseDirOf(world, 'staging', '1.0.0');
       const heldAway = path.join(world.dataDir, 'held-away');
       await fs.rename(previousDir, heldAway);
-      await handle.signal(approveSignal, { by: 'alice' });
+      await world.approve(handle, 'alice');
       await world.waitForStatus(handle, (s) => s.status === 'needs_intervention', STAGE_WAIT_MS);
       await fs.rename(heldAway, previousDir);
-      await handle.signal(interveneSignal, { by: 'alice', action: 'retry', comment: 'release directory restored' });
+      await handle.signal(interveneSignal, { by: 'alice', action: 'retry', comment: 'release directory restored', signature: await world.sign(handle, 'intervene:retry', 'alice') });
       await world.outcome(handle);
       await setStagingSpec(world, {});
       return handle;
@@ -118,7 +119,13 @@ async function secretValues(world: DeployWorld): Promise<Array<{ name: string; v
 }
 
 async function main(): Promise<void> {
-  const only = process.argv.slice(2);
+  // `--as <generation>` writes <scenario>-<generation>.json: histories of a new code path next to the old
+  // ones, which stay (they stand for deploys still running on older code).
+  const argv = process.argv.slice(2);
+  const asIndex = argv.indexOf('--as');
+  const generation = asIndex >= 0 ? argv.splice(asIndex, 2)[1] : undefined;
+  if (asIndex >= 0 && !/^[a-z0-9-]{1,32}$/.test(generation ?? '')) throw new Error('--as needs a generation name: lowercase letters, digits and dashes');
+  const only = argv;
   const unknown = only.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const started = Date.now();
@@ -145,7 +152,7 @@ async function main(): Promise<void> {
           throw new Error(`the ${scenario.name} history contains the value of ${leaked.map((s) => s.name).join(', ')}; refusing to write it. Find where the value enters history and pass its name instead.`);
         }
         JSON.parse(shown.stdout); // a truncated export must not become a fixture
-        const file = path.join(OUT_DIR, `${scenario.name}.json`);
+        const file = path.join(OUT_DIR, `${scenario.name}${generation ? `-${generation}` : ''}.json`);
         await fs.writeFile(file, shown.stdout.endsWith('\n') ? shown.stdout : `${shown.stdout}\n`);
         info(`wrote ${path.relative(process.cwd(), file)} (${shown.stdout.length} bytes)`);
       });

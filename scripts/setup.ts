@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { findOrInstallBubblewrap } from './lib/bubblewrap';
 import { prepareExample, type ExampleWorld } from './lib/example';
 import { findOrInstallHaproxy, WITHOUT_HAPROXY, type HaproxyInstallLookup } from './lib/haproxy';
 import { formatDuration, info, step, warn } from './lib/log';
@@ -38,6 +39,9 @@ export async function runSetup(): Promise<SetupResult> {
   const haproxy = (await step('HAProxy (traffic front doors)', () => findOrInstallHaproxy({ onProgress: (line) => info(`  ${line}`) }))).value;
   if (haproxy.found) info(`  ${haproxy.path} (HAProxy ${haproxy.version}${haproxy.installedNow ? ', installed now' : ''})`);
   else warn(`${haproxy.reason}\n${WITHOUT_HAPROXY}`);
+  const sandbox = (await step('build sandbox (bubblewrap)', () => findOrInstallBubblewrap((line) => info(`  ${line}`)))).value;
+  if (sandbox.ok) info(`  builds run sandboxed (${sandbox.kind === 'root' ? 'bubblewrap + setpriv as uid 65534' : sandbox.kind}${sandbox.installedNow ? ', bubblewrap installed now' : ''})`);
+  else warn(`${sandbox.reason}\nWithout it builds are refused.`);
   const postgres = (await step('PostgreSQL', () => ensurePostgres({ adminUrl }))).value;
   info(`  ${postgres === 'started' ? 'started' : 'already running'} at ${redactUrl(adminUrl)}`);
   const created = (await step(`orchestrator database "${database}"`, () => ensureDatabase(adminUrl, database))).value;

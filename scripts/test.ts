@@ -3,9 +3,10 @@
  * on the real stack, one file at a time (each file starts its own Temporal dev server on free ports). A
  * failed run ends with each failing file and, under it, its failing tests.
  *
- *   npm test                              all of test/**\/*.test.ts except test/faults/**
+ *   npm test                              all of test/**\/*.test.ts except test/faults/** and test/cluster/**
  *   npm test -- --faults                  only test/faults/**
  *   npm run test:unit                     only test/unit/** (no PostgreSQL, no builds, no typecheck)
+ *   npm test -- --cluster                 only test/cluster/** (builds the Temporal server and UI server first)
  *   npm test -- test/foo.test.ts          just these files (or directories)
  *   npm test -- --skip-checks test/foo.test.ts   the files without the typecheck and lint
  *   npm test -- --test-name-pattern=x     other --flags go to `node --test`
@@ -19,26 +20,31 @@ import { formatDuration, info, step } from './lib/log';
 import { ensurePostgres } from './lib/postgres';
 import { findOrBuildTemporalCli } from './lib/temporal-cli';
 import { formatFailureSummary, parseFailedTests, type FailedTest } from './lib/test-failures';
+import { findOrBuildClusterBinaries } from './lib/cluster-binaries';
 
 const ROOT = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(ROOT, 'test');
 const FAULTS_DIR = path.join(TEST_DIR, 'faults');
 const UNIT_DIR = path.join(TEST_DIR, 'unit');
+const CLUSTER_DIR = path.join(TEST_DIR, 'cluster');
 const FAILED_TESTS_REPORTER = path.join(__dirname, 'lib', 'failed-tests-reporter.mjs');
 
+/** Lanes: the default run holds everything but faults and cluster; each other lane is selected by its flag alone. */
+type Lane = 'default' | 'faults' | 'cluster' | 'unit';
+
 interface TestArgs {
-  faults: boolean;
-  unit: boolean;
+  lane: Lane;
   skipChecks: boolean;
   filters: string[];
   nodeTestFlags: string[];
 }
 
 function parseArgs(argv: string[]): TestArgs {
-  const args: TestArgs = { faults: false, unit: false, skipChecks: false, filters: [], nodeTestFlags: [] };
+  const args: TestArgs = { lane: 'default', skipChecks: false, filters: [], nodeTestFlags: [] };
   for (const arg of argv) {
-    if (arg === '--faults') args.faults = true;
-    else if (arg === '--unit') args.unit = true;
+    if (arg === '--faults') args.lane = 'faults';
+    else if (arg === '--cluster') args.lane = 'cluster';
+    else if (arg === '--unit') args.lane = 'unit';
     else if (arg === '--skip-checks') args.skipChecks = true;
     else if (arg.startsWith('--')) args.nodeTestFlags.push(arg);
     else args.filters.push(arg);
@@ -78,9 +84,11 @@ async function selectTestFiles(args: TestArgs): Promise<string[]> {
     }
     return selected;
   }
-  if (args.unit) return listTestFiles(UNIT_DIR);
+  if (args.lane === 'unit') return listTestFiles(UNIT_DIR);
   const all = await listTestFiles(TEST_DIR);
-  return all.filter((file) => isUnder(file, FAULTS_DIR) === args.faults);
+  const laneOf = (file: string): Lane => (isUnder(file, FAULTS_DIR) ? 'faults' : isUnder(file, CLUSTER_DIR) ? 'cluster' : 'default');
+  // test/unit/** belongs to the default run too: npm test runs everything.
+  return all.filter((file) => laneOf(file) === args.lane);
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -137,7 +145,7 @@ async function main(): Promise<number> {
 
   // tsx does not typecheck, so a type error would otherwise pass unnoticed; the tests still run after
   // a type or lint error so that one CI run reports all of them. The fast tier skips both.
-  if (!args.skipChecks && !args.unit) {
+  if (!args.skipChecks && args.lane !== 'unit') {
     await exitCodeStep('typecheck (tsc --noEmit -p .)', failures, () =>
       run(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '-p', '.'], process.env),
     );
@@ -147,11 +155,15 @@ async function main(): Promise<number> {
   const cli = await step('Temporal CLI', () => findOrBuildTemporalCli());
   info(`  using ${cli.value}`);
   // The fast tier proves decisions with stand-in activities: it needs a Temporal server, not a database.
-  if (!args.unit) await step('PostgreSQL on 127.0.0.1:5432', () => ensurePostgres());
+  if (args.lane !== 'unit') await step('PostgreSQL on 127.0.0.1:5432', () => ensurePostgres());
+  if (args.lane === 'cluster' || args.filters.some((filter) => isUnder(path.resolve(filter), CLUSTER_DIR) || path.resolve(filter) === CLUSTER_DIR)) {
+    // Built here, once, so that no test file's before() spends its timeout on a first compile.
+    await step('Temporal server, SQL tool and UI server', () => findOrBuildClusterBinaries());
+  }
 
   const files = await selectTestFiles(args);
   if (files.length === 0) {
-    info(args.faults ? 'No test files under test/faults/.' : 'No test files found.');
+    info(args.lane === 'default' ? 'No test files found.' : `No test files under test/${args.lane}/.`);
     failures.push('no test files');
   } else {
     // NODE_TEST_CONTEXT is set when this runs inside a test; node --test would then skip every file and pass.

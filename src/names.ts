@@ -22,6 +22,14 @@ export const versionName = z
   )
   .refine((v) => !v.includes('..'), 'must not contain ".."');
 
+/**
+ * One name per release: `v1.10.3` and `1.10.3` are the same version (the tag may carry the `v` or not), so
+ * the registry, the search attributes and rollbacks see it once, as `1.10.3`.
+ */
+export function canonicalVersion(version: string): string {
+  return /^v[0-9]/.test(version) ? version.slice(1) : version;
+}
+
 /** A person named in approvals and requests: a login or an email, never free text. */
 export const personName = z
   .string()

@@ -6,7 +6,9 @@ import { configName } from './names';
  * secrets as far as the orchestrator is concerned: they are handed to the service process and the
  * migration runner, and only their NAMES ever appear in results, history or logs.
  */
-export async function readConfigSource(file: string): Promise<Record<string, string>> {
+export async function readConfigSource(file: string | undefined): Promise<Record<string, string>> {
+  // A service without runtime configuration has no config source: its processes get none.
+  if (file === undefined) return {};
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');

@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { buildArtifact, findArtifact, unpackArtifact, type BuildOptions } from '../src/artifacts';
 import { FailureType } from '../src/errors';
 import { createServiceRepo, type GitRepo } from './helpers/git-repo';
+import { waitUntilNoProcessWith } from './helpers/processes';
 
 let repo: GitRepo;
 let scratch: string;
@@ -56,20 +56,6 @@ function refusedWith(type: string, ...patterns: RegExp[]) {
     for (const p of patterns) assert.match(err.message, p);
     return true;
   };
-}
-
-/** True once `pid` is gone (or a zombie nobody reaped, which runs nothing). */
-async function processGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-      if (/^\d+ \(.*\) Z/.test(stat)) return true;
-    } catch {
-      return true;
-    }
-    await sleep(50);
-  }
-  return false;
 }
 
 test('uncommitted, staged and untracked changes in the repository never reach a build', async () => {
@@ -145,41 +131,39 @@ test('a missing build tool is refused by name', async () => {
   );
 });
 
-/** A build that starts a grandchild, reports its pid, then hangs. */
-function hangingBuild(pidFile: string): string[] {
+/** A build that starts a grandchild carrying `marker` in its command line, then hangs. */
+function hangingBuild(marker: string): string[] {
   const script = `
     const { spawn } = require('node:child_process');
-    const fs = require('node:fs');
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    fs.writeFileSync(${JSON.stringify(pidFile)}, String(child.pid));
-    console.log('started helper ' + child.pid);
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', ${JSON.stringify(marker)}], { stdio: 'ignore' });
+    child.once('spawn', () => console.log('started helper ' + child.pid));
     setInterval(() => {}, 1000);
   `;
   return ['node', '-e', script];
 }
 
 test('a build that exceeds its timeout is stopped with everything it started', async () => {
-  const pidFile = path.join(scratch, 'timeout-helper.pid');
-  const o = options('1.0.0', { buildCommand: hangingBuild(pidFile), timeoutMs: 1500 });
-  await assert.rejects(buildArtifact(o), refusedWith(FailureType.BuildFailed, /did not finish within 1500 ms/, /started helper/));
-  const helper = Number(await fs.readFile(pidFile, 'utf8'));
-  pidsToReap.push(helper);
-  assert.ok(await processGone(helper), `helper process ${helper} was stopped with the build`);
+  const marker = `timeout-helper-${process.pid}-${Date.now()}`;
+  const o = options('1.0.0', { buildCommand: hangingBuild(marker), timeoutMs: 3000 });
+  await assert.rejects(buildArtifact(o), refusedWith(FailureType.BuildFailed, /did not finish within 3000 ms/, /started helper/));
+  const left = await waitUntilNoProcessWith(marker);
+  pidsToReap.push(...left);
+  assert.deepEqual(left, [], 'the helper process was stopped with the build');
   assert.deepEqual(await fs.readdir(o.workDir), []);
 });
 
 test('aborting the signal stops the build and its children', async () => {
-  const pidFile = path.join(scratch, 'abort-helper.pid');
+  const marker = `abort-helper-${process.pid}-${Date.now()}`;
   const controller = new AbortController();
   const o = options('1.0.0', {
-    buildCommand: hangingBuild(pidFile),
+    buildCommand: hangingBuild(marker),
     signal: controller.signal,
     onProgress: (p) => {
       if (p.message.startsWith('started helper')) controller.abort(new Error('deploy cancelled by operator'));
     },
   });
   await assert.rejects(buildArtifact(o), /deploy cancelled by operator/);
-  const helper = Number(await fs.readFile(pidFile, 'utf8'));
-  pidsToReap.push(helper);
-  assert.ok(await processGone(helper), `helper process ${helper} was stopped with the build`);
+  const left = await waitUntilNoProcessWith(marker);
+  pidsToReap.push(...left);
+  assert.deepEqual(left, [], 'the helper process was stopped with the build');
 });

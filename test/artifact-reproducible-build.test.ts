@@ -80,7 +80,7 @@ test('a repeated build of a stored version is reused and leaves the store unchan
   assert.deepEqual(await fs.readdir(path.join(scratch, 'store-reuse-work')), [], 'scratch checkouts are removed');
 
   const found = await findArtifact(path.join(scratch, 'store-reuse'), 'hello-service', '1.1.0');
-  assert.deepEqual(found, { manifest: first.manifest, sha256: first.sha256, path: first.path, sizeBytes: first.sizeBytes });
+  assert.deepEqual(found, { manifest: first.manifest, repository: await fs.realpath(path.join(repo.dir, '.git')), sha256: first.sha256, path: first.path, sizeBytes: first.sizeBytes });
   assert.equal(await findArtifact(path.join(scratch, 'store-reuse'), 'hello-service', '9.9.9'), null);
 });
 

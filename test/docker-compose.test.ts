@@ -8,9 +8,13 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { DEPLOY_SEARCH_ATTRIBUTES, startDevServer, type DevServer } from '../scripts/lib/dev-server';
 import { findOrBuildTemporalCli } from '../scripts/lib/temporal-cli';
+import { NAMESPACE_RETENTION_HOURS, STANDARD_CLUSTER_PORTS, serverArgs, uiServerArgs, CLUSTER_CONFIG_DIR } from '../scripts/lib/cluster';
+import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_SERVER_VERSION } from '../scripts/lib/cluster-binaries';
+import { DEFAULT_TEMPORAL_DATABASES } from '../scripts/lib/temporal-databases';
 
-// No container engine runs here: the file's wiring is checked as data, and the bootstrap script that
-// registers the search attributes is run for real against a dev server.
+// No container engine runs here: the file's wiring is checked as data, against the deploy/temporal/
+// config that `npm run cluster` runs (test/cluster/ renders that config with the real server), and the
+// bootstrap script that registers the search attributes is run for real against a dev server.
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..');
@@ -24,6 +28,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] | string };
   command?: string[];
+  entrypoint?: string[];
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -31,11 +36,40 @@ interface ComposeFile {
 }
 
 let compose: ComposeFile;
+let serverTemplate: string;
+let uiTemplate: string;
 
 before(async () => {
   // merge: true resolves the `<<: *anchor` merge keys the way docker compose does.
   compose = parse(await fs.readFile(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
+  serverTemplate = await fs.readFile(path.join(CLUSTER_CONFIG_DIR, 'server.yaml'), 'utf8');
+  uiTemplate = await fs.readFile(path.join(CLUSTER_CONFIG_DIR, 'ui.yaml'), 'utf8');
 });
+
+/** The default a deploy/temporal template gives a variable: `env "NAME" | default "value"`. */
+function templateDefault(template: string, variable: string): string {
+  const defaults = [...template.matchAll(new RegExp(`env "${variable}" \\| default "([^"]*)"`, 'g'))].map((m) => m[1]);
+  assert.ok(defaults.length > 0, `the template reads ${variable} with a default`);
+  assert.equal(new Set(defaults).size, 1, `every use of ${variable} has the same default`);
+  return defaults[0]!;
+}
+
+/** "127.0.0.1:7233:7233" with ${VAR:-default} resolved to the defaults: host IP, host port, container port. */
+function publishedPort(spec: string): { ip: string; host: number; container: number } {
+  const resolved = spec.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+  const parts = resolved.split(':');
+  assert.equal(parts.length, 3, `"${spec}" names the IP to publish on`);
+  return { ip: parts[0]!, host: Number(parts[1]), container: Number(parts[2]) };
+}
+
+/** The container path where a service mounts ./deploy/temporal, read-only. */
+function configMount(s: ComposeService): string {
+  const mount = (s.volumes ?? []).find((v) => v.split(':')[0] === './deploy/temporal');
+  assert.ok(mount, 'mounts ./deploy/temporal');
+  const [, target, mode] = mount.split(':');
+  assert.equal(mode, 'ro', 'read-only');
+  return target!;
+}
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -90,7 +124,7 @@ describe('docker-compose.yml wiring', () => {
   test('the Temporal server persists to PostgreSQL once its schema is set up', () => {
     const temporal = service('temporal');
     const env = temporal.environment ?? {};
-    assert.equal(env.DB, 'postgres12');
+    assert.match(serverTemplate, /pluginName: postgres12/);
     assert.equal(env.POSTGRES_SEEDS, 'postgresql');
     assert.equal(temporal.depends_on?.['temporal-schema']?.condition, 'service_completed_successfully');
     assert.equal(service('temporal-schema').depends_on?.postgresql?.condition, 'service_healthy');
@@ -115,6 +149,7 @@ describe('docker-compose.yml wiring', () => {
   test('the Web UI points at the server', () => {
     const ui = service('temporal-ui');
     assert.ok(ui.image?.startsWith('temporalio/ui:'));
+    assert.equal(ui.environment?.TEMPORAL_ADDRESS, `temporal:${STANDARD_CLUSTER_PORTS.frontend}`);
     assert.equal(ui.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.equal(ui.depends_on?.temporal?.condition, 'service_healthy');
   });
@@ -153,6 +188,63 @@ describe('docker-compose.yml wiring', () => {
     assert.ok(found >= 3);
     const databaseUrl = service('worker').environment!.DEPLOY_DATABASE_URL;
     assert.match(databaseUrl, /^postgres:\/\/postgres:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgresql:5432\/deployer$/);
+  });
+});
+
+describe('docker-compose.yml and npm run cluster agree (deploy/temporal/)', () => {
+  test('the same Temporal versions: server and admin-tools 1.29.1, UI 2.42.1', () => {
+    assert.equal(service('temporal').image, `temporalio/server:${TEMPORAL_SERVER_VERSION}`);
+    assert.equal(service('temporal-ui').image, `temporalio/ui:${TEMPORAL_UI_SERVER_VERSION}`);
+    for (const [name, s] of servicesUsingImage('temporalio/admin-tools:')) {
+      assert.ok(s.image!.startsWith(`temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}-`), `${name} uses admin-tools ${TEMPORAL_SERVER_VERSION}`);
+    }
+  });
+
+  test('the server runs deploy/temporal/server.yaml with the arguments the cluster lane uses', () => {
+    const temporal = service('temporal');
+    const mount = configMount(temporal);
+    // The lane runs one service per process (--service <name>); compose runs them all in one.
+    const laneArgs = serverArgs('frontend').slice(0, -2).map((arg) => (arg === CLUSTER_CONFIG_DIR ? mount : arg));
+    assert.deepEqual(temporal.entrypoint, ['temporal-server', ...laneArgs]);
+    assert.equal(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH, `${mount}/dynamicconfig.yaml`);
+  });
+
+  test('the UI server runs deploy/temporal/ui.yaml with the arguments the cluster lane uses', () => {
+    const ui = service('temporal-ui');
+    const mount = configMount(ui);
+    const laneArgs = uiServerArgs().map((arg) => (arg === CLUSTER_CONFIG_DIR ? mount : arg));
+    assert.deepEqual(ui.entrypoint, ['/home/ui-server/ui-server', ...laneArgs]);
+  });
+
+  test('the same database names in compose, server.yaml and the cluster lane', () => {
+    for (const name of ['temporal', 'temporal-schema']) {
+      const env = service(name).environment ?? {};
+      assert.equal(env.DBNAME, DEFAULT_TEMPORAL_DATABASES.temporal, `${name} DBNAME`);
+      assert.equal(env.VISIBILITY_DBNAME, DEFAULT_TEMPORAL_DATABASES.visibility, `${name} VISIBILITY_DBNAME`);
+    }
+    assert.equal(templateDefault(serverTemplate, 'DBNAME'), DEFAULT_TEMPORAL_DATABASES.temporal);
+    assert.equal(templateDefault(serverTemplate, 'VISIBILITY_DBNAME'), DEFAULT_TEMPORAL_DATABASES.visibility);
+    assert.equal(service('temporal').environment?.POSTGRES_PWD, service('temporal-schema').environment?.POSTGRES_PWD);
+  });
+
+  test('the same ports: frontend 7233 and UI 8080, published on 127.0.0.1 only by default', () => {
+    assert.equal(Number(templateDefault(serverTemplate, 'FRONTEND_GRPC_PORT')), STANDARD_CLUSTER_PORTS.frontend);
+    assert.equal(Number(templateDefault(uiTemplate, 'TEMPORAL_UI_PORT')), STANDARD_CLUSTER_PORTS.ui);
+    const frontend = (service('temporal').ports ?? []).map(publishedPort);
+    assert.deepEqual(frontend, [{ ip: '127.0.0.1', host: STANDARD_CLUSTER_PORTS.frontend, container: STANDARD_CLUSTER_PORTS.frontend }]);
+    const ui = service('temporal-ui');
+    assert.equal(Number(ui.environment?.TEMPORAL_UI_PORT), STANDARD_CLUSTER_PORTS.ui);
+    assert.deepEqual((ui.ports ?? []).map(publishedPort), [{ ip: '127.0.0.1', host: STANDARD_CLUSTER_PORTS.ui, container: STANDARD_CLUSTER_PORTS.ui }]);
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const spec of s.ports ?? []) assert.notEqual(publishedPort(spec).ip, '0.0.0.0', `${name} publishes on every interface by default`);
+    }
+  });
+
+  test('the same namespace and search attributes as the cluster lane registers', () => {
+    const env = service('temporal-bootstrap').environment ?? {};
+    assert.equal(env.TEMPORAL_NAMESPACE, 'default');
+    assert.equal(env.TEMPORAL_NAMESPACE_RETENTION, `${NAMESPACE_RETENTION_HOURS}h`);
+    assert.deepEqual(env.DEPLOY_SEARCH_ATTRIBUTES.split(/\s+/), [...DEPLOY_SEARCH_ATTRIBUTES]);
   });
 });
 

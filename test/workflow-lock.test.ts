@@ -82,3 +82,19 @@ test('`temporal workflow execute` under another ID fails at once, non-retryably,
   assert.equal(failure.applicationFailureInfo?.nonRetryable, true);
   assert.equal(events.filter((e) => e.activityTaskScheduledEventAttributes).length, 1, 'nothing but plan was scheduled');
 });
+
+test('two pairs that spell the same lock ID cannot share it: (hello, service-staging) in the registry refuses (hello-service, staging)', async () => {
+  // deploy-hello-service-staging reads the same for both pairs; the registry knows the first pair used it.
+  await world.orchestratorDb.query(
+    `INSERT INTO deploy_releases (service, environment, version, status, requested_by, workflow_id, run_id) VALUES ('hello', 'service-staging', '0.1.0', 'failed', 'carol', 'deploy-hello-service-staging', 'collision-run')`,
+  );
+  try {
+    const handle = await world.deploy({ environment: 'staging', version: '1.0.0' });
+    const { status, result } = await world.outcome(handle);
+    assert.equal(status, 'failed');
+    assert.match(result.reason ?? '', /workflow ID deploy-hello-service-staging is already the deploy lock of service hello in environment service-staging/);
+    assert.deepEqual(result.stages.map((s) => `${s.stage}:${s.status}`), ['plan:failed']);
+  } finally {
+    await world.orchestratorDb.query(`DELETE FROM deploy_releases WHERE run_id='collision-run'`);
+  }
+});

@@ -145,12 +145,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   try {
     const healthPort = await choosePort(o.healthPort ?? 8091, 'worker health', fallback, notice);
     healthUrl = `http://127.0.0.1:${healthPort}/readyz`;
-    // node --import tsx, not `npx tsx`: one process, so signals reach the worker itself.
-    worker = spawnLogged(process.execPath, ['--import', 'tsx', path.join(o.cwd, 'src/worker/main.ts')], {
+    worker = spawnDeployWorker({
       cwd: o.cwd,
       logFile: logs.worker,
       env: {
-        ...process.env,
         TEMPORAL_ADDRESS: address,
         DEPLOY_DATA_DIR: o.dataDir,
         DEPLOY_DATABASE_URL: o.databaseUrl,
@@ -159,12 +157,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         ...o.workerEnv,
       },
     });
-    await waitUntil(
-      async () => (await httpStatus(healthUrl)) === 200,
-      WORKER_READY_TIMEOUT_MS,
-      () => exitDescription(worker!),
-      async () => `the worker did not answer 200 at ${healthUrl}; its log ${logs.worker} ends with:\n${await tail(logs.worker)}`,
-    );
+    await waitForDeployWorker(worker, healthUrl, logs.worker);
   } catch (err) {
     if (worker) await stopProcess(worker, 'SIGTERM', WORKER_STOP_TIMEOUT_MS);
     if (server) await stopProcess(server, 'SIGTERM', SERVER_STOP_TIMEOUT_MS);
@@ -203,8 +196,31 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
 }
 
+/**
+ * Starts `src/worker/main.ts` in its own process group, configured by `env` on top of this process's
+ * environment, its output appended to `logFile`. `cwd` is the repository root (spec paths resolve there).
+ */
+export function spawnDeployWorker(o: { cwd: string; logFile: string; env: Record<string, string> }): ChildProcess {
+  // node --import tsx, not `npx tsx`: one process, so signals reach the worker itself.
+  return spawnLogged(process.execPath, ['--import', 'tsx', path.join(o.cwd, 'src/worker/main.ts')], {
+    cwd: o.cwd,
+    logFile: o.logFile,
+    env: { ...process.env, ...o.env },
+  });
+}
+
+/** Waits until the worker's /readyz answers 200 (Temporal, database, polling); fails when it exits first. */
+export async function waitForDeployWorker(worker: ChildProcess, healthUrl: string, logFile: string): Promise<void> {
+  await waitUntil(
+    async () => (await httpStatus(healthUrl)) === 200,
+    WORKER_READY_TIMEOUT_MS,
+    () => exitDescription(worker),
+    async () => `the worker did not answer 200 at ${healthUrl}; its log ${logFile} ends with:\n${await tail(logFile)}`,
+  );
+}
+
 /** Spawns a child in its own process group, stdout and stderr appended to `logFile` (no pipe to break). */
-function spawnLogged(command: string, args: string[], o: { cwd: string; logFile: string; env: NodeJS.ProcessEnv }): ChildProcess {
+export function spawnLogged(command: string, args: string[], o: { cwd: string; logFile: string; env: NodeJS.ProcessEnv }): ChildProcess {
   const fd = openSync(o.logFile, 'a');
   try {
     return spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', fd, fd], detached: true });
@@ -214,13 +230,13 @@ function spawnLogged(command: string, args: string[], o: { cwd: string; logFile:
   }
 }
 
-function exitDescription(child: ChildProcess): string | undefined {
+export function exitDescription(child: ChildProcess): string | undefined {
   if (child.signalCode) return `it was killed by ${child.signalCode}`;
   if (child.exitCode !== null) return `it exited with code ${child.exitCode}`;
   return undefined;
 }
 
-async function waitUntil(
+export async function waitUntil(
   ready: () => Promise<boolean>,
   timeoutMs: number,
   exited: () => string | undefined,
@@ -265,7 +281,7 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {
@@ -277,7 +293,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-async function httpStatus(url: string): Promise<number | undefined> {
+export async function httpStatus(url: string): Promise<number | undefined> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
     await response.arrayBuffer();
@@ -292,7 +308,7 @@ async function answersHttp(url: string): Promise<boolean> {
   return status !== undefined && status < 500;
 }
 
-async function tail(file: string, lines = 20): Promise<string> {
+export async function tail(file: string, lines = 20): Promise<string> {
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   return text.trimEnd().split('\n').slice(-lines).join('\n') || '(empty)';
 }

@@ -1,10 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import fs from 'node:fs/promises';
-import os from 'node:os';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { LineTail, forEachLine, formatDuration } from './log';
+import { findGo, findOnPath, goInstallIntoCache, isAtLeast, isExecutable, projectCacheRoot, withBuildLock } from './go-build';
+
+export { findOnPath, isAtLeast } from './go-build';
 
 const execFileAsync = promisify(execFile);
 
@@ -52,8 +51,7 @@ export async function temporalCliVersion(cliPath: string): Promise<TemporalCliVe
 
 /** The cache directory of the pinned build: $XDG_CACHE_HOME (or ~/.cache)/deploy-orchestrator/temporal-cli-v1.5.1 */
 export function temporalCliCacheDir(): string {
-  const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cacheHome, 'deploy-orchestrator', `temporal-cli-v${PINNED_TEMPORAL_CLI_VERSION}`);
+  return path.join(projectCacheRoot(), `temporal-cli-v${PINNED_TEMPORAL_CLI_VERSION}`);
 }
 
 export function cachedTemporalCliPath(): string {
@@ -108,7 +106,7 @@ async function findOrBuildCachedCli(progress: (line: string) => void): Promise<s
     );
   }
 
-  await withBuildLock(progress, async () => {
+  await withBuildLock(temporalCliCacheDir(), 'the Temporal CLI', progress, async () => {
     // Another process may have finished the build while this one waited for the lock.
     if ((await cachedBuildState(target)) === 'pinned') return;
     await buildPinnedCli(go.path, target, progress);
@@ -125,141 +123,20 @@ async function cachedBuildState(target: string): Promise<'missing' | 'pinned' | 
 }
 
 async function buildPinnedCli(goPath: string, target: string, progress: (line: string) => void): Promise<void> {
-  const cacheDir = path.dirname(target);
-  // go writes into a private staging directory and the binary is renamed into place afterwards, so an
-  // interrupted build never leaves a half-written `temporal` that a later lookup would trust.
-  const staging = path.join(cacheDir, `.staging-${process.pid}`);
-  await fs.rm(staging, { recursive: true, force: true });
-  await fs.mkdir(staging, { recursive: true });
-
-  const args = ['install', `-ldflags=${CLI_LDFLAGS}`, `${CLI_MODULE}@v${PINNED_TEMPORAL_CLI_VERSION}`];
-  progress(`Building the Temporal CLI v${PINNED_TEMPORAL_CLI_VERSION} into ${cacheDir}`);
-  progress(`  GOBIN=${staging} go install -ldflags='${CLI_LDFLAGS}' ${CLI_MODULE}@v${PINNED_TEMPORAL_CLI_VERSION}`);
-  progress(`  (the first build downloads modules and compiles for several minutes; later builds reuse Go's cache)`);
-
-  const started = Date.now();
-  const tail = new LineTail(30);
-  const child = spawn(goPath, args, { env: { ...process.env, GOBIN: staging }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const onLine = (line: string) => {
-    tail.push(line);
-    progress(`  ${line}`);
-  };
-  forEachLine(child.stdout, onLine);
-  forEachLine(child.stderr, onLine);
-  const ticker = setInterval(() => {
-    progress(`  still building the Temporal CLI… ${formatDuration(Date.now() - started)} elapsed`);
-  }, 10_000);
-
-  try {
-    const exitCode = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve(code));
-    });
-    if (exitCode !== 0) {
-      throw new Error(
-        `Building the Temporal CLI failed (go install exited with ${exitCode}). Last output:\n${tail.text()}\n` +
-          `Fix the cause above (network access to proxy.golang.org, disk space, Go >= 1.25), or install ` +
-          `the Temporal CLI >= 1.5 yourself and set TEMPORAL_CLI=/path/to/temporal.`,
-      );
-    }
-    const built = path.join(staging, 'temporal');
-    const version = await temporalCliVersion(built);
-    if (version.cli !== PINNED_TEMPORAL_CLI_VERSION) {
-      throw new Error(`The freshly built ${built} reports "${version.raw}" instead of ${PINNED_TEMPORAL_CLI_VERSION}.`);
-    }
-    await fs.rename(built, target);
-    progress(`Built ${target} (${version.raw}) in ${formatDuration(Date.now() - started)}`);
-  } finally {
-    clearInterval(ticker);
-    await fs.rm(staging, { recursive: true, force: true });
-  }
-}
-
-/**
- * An exclusive lock file next to the cache directory holding the builder's pid, so that concurrent
- * callers (parallel test files, `npm run dev` beside `npm test`) build once and the others wait.
- * A lock whose pid is gone is stale (a killed build) and is taken over.
- */
-async function withBuildLock(progress: (line: string) => void, run: () => Promise<void>): Promise<void> {
-  const lockPath = `${temporalCliCacheDir()}.lock`;
-  await fs.mkdir(path.dirname(lockPath), { recursive: true });
-  const waitStarted = Date.now();
-  let lastNotice = 0;
-  for (;;) {
-    try {
-      const handle = await fs.open(lockPath, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number.parseInt(await fs.readFile(lockPath, 'utf8').catch(() => ''), 10);
-    if (!Number.isFinite(holder) || !isProcessAlive(holder)) {
-      await fs.rm(lockPath, { force: true });
-      continue;
-    }
-    if (Date.now() - lastNotice >= 10_000) {
-      lastNotice = Date.now();
-      progress(
-        `Waiting for another build of the Temporal CLI (pid ${holder}, lock ${lockPath})… ` +
-          `${formatDuration(Date.now() - waitStarted)} elapsed`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  try {
-    await run();
-  } finally {
-    await fs.rm(lockPath, { force: true });
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function findGo(): Promise<{ path: string; version: string } | undefined> {
-  const goPath = await findOnPath('go');
-  if (!goPath) return undefined;
-  const { stdout } = await execFileAsync(goPath, ['version'], { timeout: 30_000 });
-  const match = /go(\d+\.\d+(?:\.\d+)?)/.exec(stdout);
-  return { path: goPath, version: match ? match[1] : '0.0.0' };
-}
-
-export async function findOnPath(command: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, command);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    const stat = await fs.stat(file);
-    if (!stat.isFile()) return false;
-    await fs.access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Compares dotted numeric versions; a pre-release or non-numeric version (0.0.0-DEV) counts as its numbers. */
-export function isAtLeast(version: string, minimum: string): boolean {
-  const parse = (v: string) => v.split(/[.-]/).slice(0, 3).map((part) => Number.parseInt(part, 10) || 0);
-  const a = parse(version);
-  const b = parse(minimum);
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  }
-  return true;
+  await goInstallIntoCache({
+    go: goPath,
+    what: `the Temporal CLI v${PINNED_TEMPORAL_CLI_VERSION}`,
+    packages: [`${CLI_MODULE}@v${PINNED_TEMPORAL_CLI_VERSION}`],
+    ldflags: CLI_LDFLAGS,
+    cacheDir: path.dirname(target),
+    binaries: [{ built: 'temporal', installedAs: path.basename(target) }],
+    async verify(built) {
+      const version = await temporalCliVersion(built);
+      if (version.cli !== PINNED_TEMPORAL_CLI_VERSION) {
+        throw new Error(`The freshly built ${built} reports "${version.raw}" instead of ${PINNED_TEMPORAL_CLI_VERSION}.`);
+      }
+    },
+    alternative: `install the Temporal CLI >= 1.5 yourself and set TEMPORAL_CLI=/path/to/temporal.`,
+    progress,
+  });
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { buildArtifact, findArtifact, verifyArtifact, type StoredArtifact } from '../artifacts';
+import { buildArtifact, findArtifact, findReusableArtifact, verifyArtifact, type StoredArtifact } from '../artifacts';
 import { FailureType, refuse } from '../errors';
 import type { ArtifactRef, DeployPlan } from '../workflows/types';
 import { withHeartbeat, type ActivityDeps } from './context';
@@ -22,12 +22,18 @@ export function toArtifactRef(a: StoredArtifact, reused: boolean): ArtifactRef {
 
 /**
  * Build = the version's source revision → an immutable, content-addressed bundle. A version that was
- * built before (a rollback, a redeploy, a retry after a crash) reuses the stored bytes after re-hashing them.
+ * built before (a rollback, a redeploy, a retry after a crash) reuses the stored bytes after re-hashing them,
+ * when its recorded source repository and commit still match.
  */
 export function buildActivity(_deps: ActivityDeps) {
   return async function build({ plan }: { plan: DeployPlan }): Promise<ArtifactRef> {
     return withHeartbeat(async (progress, signal) => {
-      const stored = await findArtifact(plan.artifactStore, plan.service, plan.version);
+      // A rollback runs the exact bytes that ran before; any other deploy reuses an artifact only when it
+      // was built from this source repository and the version still names the commit it was built from.
+      const stored =
+        plan.kind === 'rollback' || !plan.build
+          ? await findArtifact(plan.artifactStore, plan.service, plan.version)
+          : await findReusableArtifact(plan.artifactStore, plan.service, plan.version, plan.source.repository);
       if (stored) {
         progress(`verifying stored artifact ${stored.sha256.slice(0, 12)}`);
         await verifyArtifact(stored);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { deployWorkflowId } from '../names';
+import { canonicalVersion, deployWorkflowId } from '../names';
 import { FailureType, refuse } from '../errors';
 import { confine } from '../spec/confine';
 import { loadSpec, parseDeployInput, resolvePlan } from '../spec/load';
@@ -36,9 +36,16 @@ export function planActivity(deps: ActivityDeps) {
         `workflow ID "${args.workflowId}" is not this deploy's lock; start it with --workflow-id ${expectedId} (one deploy per service and environment at a time)`,
       );
     }
+    const others = await deps.registry.otherPairsOfWorkflowId(expectedId, spec.service, input.environment);
+    if (others.length > 0) {
+      throw refuse(
+        FailureType.InvalidInput,
+        `workflow ID ${expectedId} is already the deploy lock of ${others.map((o) => `service ${o.service} in environment ${o.environment}`).join(', ')}; service ${spec.service} in ${input.environment} would share its lock and its history. Rename the service or the environment so that deploy-<service>-<environment> differs`,
+      );
+    }
     const liveRow = await deps.registry.live(spec.service, input.environment);
     const live = liveRow && liveRow.artifactSha256 !== null ? { version: liveRow.version, sha256: liveRow.artifactSha256, workflowId: liveRow.workflowId } : null;
-    const previouslyLive = (await deps.registry.lastLiveOf(spec.service, input.environment, input.version)) !== null;
+    const previouslyLive = (await deps.registry.lastLiveOf(spec.service, input.environment, canonicalVersion(input.version))) !== null;
     const plan = resolvePlan({ spec, specSource: source, specSha256: sha256, input, cwd: deps.cwd, dataDir: deps.config.DEPLOY_DATA_DIR, live, previouslyLive });
 
     if (!file && plan.gates.length > 0) {
@@ -56,7 +63,7 @@ export function planActivity(deps: ActivityDeps) {
 
 /** Every host path the spec names stays inside the roots the worker allows. */
 async function confineHostPaths(plan: DeployPlan, hostRoots: string[]): Promise<void> {
-  await confine(`environments.${plan.environment}.config.envFile`, plan.config.envFile, hostRoots, 'the host roots');
+  if (plan.config.envFile) await confine(`environments.${plan.environment}.config.envFile`, plan.config.envFile, hostRoots, 'the host roots');
   await confine('source.repository', plan.source.repository, hostRoots, 'the host roots');
   await confine(`environments.${plan.environment}.target`, describeTarget(plan.target, plan.dataDir).diskPath, hostRoots, 'the host roots');
 }
@@ -85,7 +92,7 @@ async function readTrust(spec: DeploySpec, specFile: string | undefined, specRoo
 }
 
 /** A deploy to an environment with a signed gate must be asked for by `requestedBy`, provably and recently. */
-function verifyRequest(plan: DeployPlan, input: { spec: unknown; requestedAt?: string; signature?: string }, workflowId: string): NonNullable<DeployPlan['request']> {
+function verifyRequest(plan: DeployPlan, input: { spec: unknown; version: string; requestedAt?: string; signature?: string }, workflowId: string): NonNullable<DeployPlan['request']> {
   const how = `sign it with: npx deployctl deploy ${plan.service} --env ${plan.environment} --version ${plan.version} --by ${plan.requestedBy} --key <private key>`;
   if (!input.signature || !input.requestedAt) {
     throw refuse(FailureType.SignatureRefused, `input.signature: ${plan.environment} has a signed approval gate, so the deploy request must be signed by ${plan.requestedBy} (with requestedAt); ${how}`);
@@ -99,7 +106,8 @@ function verifyRequest(plan: DeployPlan, input: { spec: unknown; requestedAt?: s
       workflowId,
       service: plan.service,
       environment: plan.environment,
-      version: plan.version,
+      // As the requester typed it (the plan's version is canonical: v1.2.3 and 1.2.3 are one release).
+      version: input.version,
       spec: String(input.spec),
       requestedBy: plan.requestedBy,
       requestedAt: input.requestedAt,

@@ -38,6 +38,7 @@ export function preChecksActivity(_deps: ActivityDeps) {
         config = await readConfigSource(plan.config.envFile);
         const required = [...new Set([...plan.runtime.requiredConfig, ...artifact.requiredConfig, ...(plan.config.databaseUrlFrom ? [plan.config.databaseUrlFrom] : [])])].sort();
         const missing = missingConfig(required, config);
+        if (missing.length && !plan.config.envFile) throw new Error(`required config ${missing.join(', ')}, but ${plan.environment} has no config source: add config.envFile (KEY=VALUE lines) to its spec`);
         if (missing.length) throw new Error(`missing in ${plan.config.envFile}: ${missing.join(', ')} (set them there; values never leave the worker)`);
         return `${required.length} required names present`;
       });

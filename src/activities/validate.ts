@@ -8,10 +8,11 @@ import { withHeartbeat, type ActivityDeps } from './context';
 export function validateActivity(_deps: ActivityDeps) {
   return async function validate({ plan }: { plan: DeployPlan }): Promise<HealthReport> {
     return withHeartbeat(async (progress, signal) => {
-      const { url, ...thresholds } = plan.health;
+      const { url, expect, ...thresholds } = plan.health;
       const report = await analyzeHealth({
         url,
         thresholds,
+        expect,
         signal,
         onSample: (s, r) => progress(`probe ${r.samples}: ${s.ok ? 'ok' : `fail (${s.status ?? s.error})`} in ${s.latencyMs} ms; ${r.successes} ok / ${r.failures} failed`),
       });

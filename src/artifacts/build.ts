@@ -4,10 +4,12 @@ import { FailureType, refuse } from '../errors';
 import { loadMigrationDir } from '../migrations/files';
 import { configName } from '../names';
 import { collectBundleEntries, writeBundle } from './bundle';
-import { checkoutCommit, commitTime, resolveRevision } from './git';
+import { detectBuildSandbox, findBuildProgram, handScratchToBuildUser, SANDBOX_HOME, SANDBOX_TMP, sandboxArgv, sandboxPath } from './build-sandbox';
+import { checkoutCommit, commitTime, resolveRevision, sourceIdentity } from './git';
 import { ArtifactManifest, canonicalJson, StoredArtifact } from './manifest';
 import { normaliseRelativePath } from './paths';
 import { runBuildProcess } from './run-build';
+import { markScratchActive, scratchPrefix } from './scratch';
 import { checkStoreNames, storeArtifact, tempBlobPath } from './store';
 
 export interface BuildProgress {
@@ -28,7 +30,10 @@ export interface BuildOptions {
   migrationsDir: string;
   requiredConfig: string[];
   storeDir: string;
-  /** Scratch space for checkouts; each build uses and removes its own subdirectory. */
+  /**
+   * Scratch space for checkouts; each build uses and removes its own subdirectory (a worker killed
+   * mid-build leaves it behind: `reclaimStaleBuildDirs` removes it at the next start).
+   */
   workDir: string;
   timeoutMs: number;
   onProgress?: (p: BuildProgress) => void;
@@ -77,12 +82,16 @@ export async function buildArtifact(o: BuildOptions): Promise<StoredArtifact & {
 
   progress('resolve', `resolving version ${o.version} in ${o.repository}`);
   const commit = await resolveRevision(o.repository, o.version);
+  const repository = await sourceIdentity(o.repository);
+  // Before any checkout: without a working sandbox no build runs (the refusal names the fix).
+  const sandbox = o.buildCommand.length > 0 ? await detectBuildSandbox() : null;
   const epoch = await commitTime(o.repository, commit);
   const describe = `${o.service} ${o.version} (commit ${commit.slice(0, 12)})`;
   progress('resolve', `version ${o.version} is commit ${commit}`);
 
   await fs.mkdir(o.workDir, { recursive: true });
-  const scratch = await fs.mkdtemp(path.join(path.resolve(o.workDir), `build-${o.service}-${o.version}-`));
+  const scratch = await fs.mkdtemp(path.join(path.resolve(o.workDir), scratchPrefix(o.service, o.version)));
+  markScratchActive(scratch, true);
   let tempBundle: string | undefined;
   try {
     const checkout = path.join(scratch, 'src');
@@ -93,17 +102,28 @@ export async function buildArtifact(o: BuildOptions): Promise<StoredArtifact & {
     progress('checkout', `checking out ${commit} into ${checkout}`);
     await checkoutCommit(o.repository, commit, checkout, path.join(scratch, 'index'));
 
-    if (o.buildCommand.length > 0) {
-      progress('build', `running ${o.buildCommand.join(' ')}`);
+    if (o.buildCommand.length > 0 && sandbox) {
+      progress('build', `running ${o.buildCommand.join(' ')}${sandbox.kind === 'unsandboxed' ? ' (unsandboxed: DEPLOY_UNSANDBOXED_BUILDS=1)' : ` in the build sandbox (uid 65534)`}`);
+      const sandboxed = sandbox.kind !== 'unsandboxed';
+      if (sandboxed) {
+        if (!(await findBuildProgram(o.buildCommand[0]!, checkout))) {
+          throw refuse(
+            FailureType.BuildFailed,
+            `build of ${describe}: command "${o.buildCommand[0]}" was not found on PATH (${sandboxPath()}) in the build sandbox; fix the spec's build command, install it on the worker, or list its directory in DEPLOY_BUILD_SANDBOX_PATHS`,
+          );
+        }
+        await handScratchToBuildUser(sandbox, { checkout, home, tmp });
+      }
       const started = Date.now();
       await runBuildProcess({
         argv: o.buildCommand,
-        cwd: checkout,
+        launch: sandboxed ? await sandboxArgv(sandbox, { checkout, home, tmp }, o.buildCommand) : undefined,
+        cwd: sandboxed ? scratch : checkout,
         // Only what a build needs: nothing of the worker's environment (credentials, tokens) reaches it.
         env: {
-          PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-          HOME: home,
-          TMPDIR: tmp,
+          PATH: sandboxed ? sandboxPath() : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'),
+          HOME: sandboxed ? SANDBOX_HOME : home,
+          TMPDIR: sandboxed ? SANDBOX_TMP : tmp,
           LANG: 'C',
           SOURCE_DATE_EPOCH: String(epoch),
           DEPLOY_SERVICE: o.service,
@@ -143,12 +163,13 @@ export async function buildArtifact(o: BuildOptions): Promise<StoredArtifact & {
 
     o.signal?.throwIfAborted();
     progress('store', `storing ${o.service} ${o.version} in ${o.storeDir}`);
-    const stored = await storeArtifact(o.storeDir, tempBundle, { sha256, sizeBytes, manifest });
+    const stored = await storeArtifact(o.storeDir, tempBundle, { sha256, sizeBytes, manifest, repository });
     tempBundle = undefined;
     progress('store', stored.reused ? `reused the identical stored artifact ${sha256}` : `stored ${stored.path}`);
     return stored;
   } finally {
     if (tempBundle) await fs.rm(tempBundle, { force: true });
     await fs.rm(scratch, { recursive: true, force: true });
+    markScratchActive(scratch, false);
   }
 }

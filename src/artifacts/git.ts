@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FailureType, refuse } from '../errors';
-import { versionName } from '../names';
+import { versionName, canonicalVersion } from '../names';
 
 /**
  * An empty HOME shared by every git call of this process, so that neither the worker user's
@@ -86,6 +86,14 @@ export async function gitDirOf(repository: string): Promise<string> {
   }
 }
 
+/**
+ * The identity of a source repository that the store records beside each artifact: the real path of its
+ * git directory, so a checkout and its `.git`, or two spellings of one path, are the same source.
+ */
+export async function sourceIdentity(repository: string): Promise<string> {
+  return fs.realpath(await gitDirOf(repository));
+}
+
 /** The full commit hash `rev` peels to, or null when it names no commit. */
 async function peelToCommit(gitDir: string, rev: string): Promise<string | null> {
   try {
@@ -112,11 +120,22 @@ export async function resolveRevision(repository: string, version: string): Prom
   }
   const gitDir = await gitDirOf(repository);
   const tried: string[] = [];
-  for (const tag of [version, `v${version}`]) {
+  // 1.2.3 and v1.2.3 name one release: either tag may carry it, but two tags that disagree are refused.
+  const bare = canonicalVersion(version);
+  const tags = /^[0-9]/.test(bare) ? [bare, `v${bare}`] : [version];
+  const found: Array<{ tag: string; commit: string }> = [];
+  for (const tag of tags) {
     tried.push(`tag ${tag}`);
     const commit = await peelToCommit(gitDir, `refs/tags/${tag}`);
-    if (commit) return commit;
+    if (commit) found.push({ tag, commit });
   }
+  if (found.length === 2 && found[0]!.commit !== found[1]!.commit) {
+    throw refuse(
+      FailureType.InvalidInput,
+      `version ${bare} is ambiguous in repository ${repository}: tag ${found[0]!.tag} is commit ${found[0]!.commit} but tag ${found[1]!.tag} is commit ${found[1]!.commit}; delete one of the tags or deploy a commit hash`,
+    );
+  }
+  if (found[0]) return found[0].commit;
   if (COMMIT_HASH.test(version) && version.length <= 40) {
     tried.push(`commit ${version}`);
     const commit = await peelToCommit(gitDir, version);

@@ -5,3 +5,6 @@ export { findArtifact, verifyArtifact } from './store';
 export { unpackArtifact } from './unpack';
 export { MANIFEST_FILE } from './bundle';
 export { resolveRevision } from './git';
+export { findReusableArtifact } from './provenance';
+export { reclaimStaleBuildDirs } from './scratch';
+export { detectBuildSandbox, UNSANDBOXED_BUILDS_ENV, SANDBOX_PATHS_ENV } from './build-sandbox';

@@ -17,6 +17,12 @@ export interface ArtifactManifest {
 
 export interface StoredArtifact {
   manifest: ArtifactManifest;
+  /**
+   * The source repository the version was built from (`sourceIdentity`), recorded beside the bundle
+   * rather than in it, so one commit builds to the same bytes wherever its repository lives. Absent in
+   * records written before provenance was recorded.
+   */
+  repository?: string;
   sha256: string;
   /** Absolute path of the .tar.gz in the store. */
   path: string;
@@ -38,10 +44,14 @@ const manifestSchema = z
   })
   .strict();
 
-/** The store's per-version record: the manifest plus the bundle's digest and size. */
+/**
+ * The store's per-version record: the manifest (which names the commit), the source repository it was
+ * built from, and the bundle's digest and size.
+ */
 export const versionRecordSchema = z
   .object({
     manifest: manifestSchema,
+    repository: z.string().min(1).optional(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     sizeBytes: z.number().int().nonnegative(),
   })

@@ -2,7 +2,10 @@ import { spawn } from 'node:child_process';
 import { FailureType, refuse } from '../errors';
 
 export interface BuildProcessOptions {
+  /** The build command, as the spec gives it (named in messages). */
   argv: string[];
+  /** What is actually spawned: `argv` wrapped in the build sandbox; `argv` itself when absent. */
+  launch?: string[];
   cwd: string;
   env: Record<string, string>;
   timeoutMs: number;
@@ -59,8 +62,8 @@ function lineSplitter(onLine: (line: string) => void) {
  * never through a shell. Resolves on exit code 0; refuses with the exit code and output tail otherwise.
  */
 export function runBuildProcess(o: BuildProcessOptions): Promise<void> {
-  const [command, ...args] = o.argv;
-  if (!command) return Promise.resolve();
+  if (!o.argv[0]) return Promise.resolve();
+  const [command, ...args] = (o.launch ?? o.argv) as [string, ...string[]];
   if (o.signal?.aborted) return Promise.reject(abortError(o.signal, o.describe));
 
   return new Promise<void>((resolve, reject) => {
@@ -104,7 +107,7 @@ export function runBuildProcess(o: BuildProcessOptions): Promise<void> {
     child.on('error', (e: NodeJS.ErrnoException) => {
       finish(
         e.code === 'ENOENT'
-          ? refuse(FailureType.BuildFailed, `build of ${o.describe}: command "${command}" was not found on PATH; fix the spec's build command or install it on the worker`)
+          ? refuse(FailureType.BuildFailed, `build of ${o.describe}: command "${o.argv[0]}" was not found on PATH; fix the spec's build command or install it on the worker`)
           : e,
       );
     });

@@ -71,7 +71,20 @@ async function readRecord(storeDir: string, service: string, version: string): P
   return parsed.data;
 }
 
-function conflict(service: string, version: string, stored: VersionRecord, built: { sha256: string; manifest: ArtifactManifest }) {
+/** Refuses a version recorded from another source repository (or from one not recorded). */
+export function otherSourceRefusal(service: string, version: string, recorded: string | undefined, repository: string) {
+  const was = recorded ? `from repository ${recorded}` : 'without a record of its source repository (by an older release of the orchestrator)';
+  return refuse(
+    FailureType.ArtifactConflict,
+    `${service} version ${version} is already stored, built ${was}, but this deploy builds it from repository ${repository}: ` +
+      `an artifact is only reused for the repository and commit it was built from. Deploy from the recorded repository, ` +
+      `or cut a new version; versions are immutable.`,
+    { service, version, storedRepository: recorded ?? null, repository },
+  );
+}
+
+function conflict(service: string, version: string, stored: VersionRecord, built: { sha256: string; manifest: ArtifactManifest; repository: string }) {
+  if (stored.repository !== built.repository) return otherSourceRefusal(service, version, stored.repository, built.repository);
   const sameCommit = stored.manifest.commit === built.manifest.commit;
   const cause = sameCommit
     ? `both from commit ${built.manifest.commit}, so the build settings changed or the build is not reproducible (do not embed build times; use SOURCE_DATE_EPOCH)`
@@ -92,12 +105,12 @@ function conflict(service: string, version: string, stored: VersionRecord, built
 export async function storeArtifact(
   storeDir: string,
   tempBundle: string,
-  built: { sha256: string; sizeBytes: number; manifest: ArtifactManifest },
+  built: { sha256: string; sizeBytes: number; manifest: ArtifactManifest; repository: string },
 ): Promise<StoredArtifact & { reused: boolean }> {
   const { service, version } = built.manifest;
   checkStoreNames(service, version);
   const existing = await readRecord(storeDir, service, version);
-  if (existing && existing.sha256 !== built.sha256) {
+  if (existing && (existing.sha256 !== built.sha256 || existing.repository !== built.repository)) {
     await fs.rm(tempBundle, { force: true });
     throw conflict(service, version, existing, built);
   }
@@ -107,14 +120,14 @@ export async function storeArtifact(
   await fs.chmod(tempBundle, 0o444);
   await fs.rename(tempBundle, finalBlob);
   await syncDir(path.dirname(finalBlob));
-  const stored: StoredArtifact = { manifest: built.manifest, sha256: built.sha256, path: finalBlob, sizeBytes: built.sizeBytes };
+  const stored: StoredArtifact = { manifest: built.manifest, repository: built.repository, sha256: built.sha256, path: finalBlob, sizeBytes: built.sizeBytes };
   if (existing) return { ...stored, manifest: existing.manifest, reused: true };
 
   const finalRecord = recordPath(storeDir, service, version);
   const dir = path.dirname(finalRecord);
   await fs.mkdir(dir, { recursive: true });
   const tempRecord = tempName(dir, '.json');
-  const record: VersionRecord = { manifest: built.manifest, sha256: built.sha256, sizeBytes: built.sizeBytes };
+  const record: VersionRecord = { manifest: built.manifest, repository: built.repository, sha256: built.sha256, sizeBytes: built.sizeBytes };
   const handle = await fs.open(tempRecord, 'wx', 0o444);
   try {
     await handle.writeFile(canonicalJson(record), 'utf8');
@@ -127,7 +140,7 @@ export async function storeArtifact(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const winner = await readRecord(storeDir, service, version);
-    if (winner && winner.sha256 !== built.sha256) throw conflict(service, version, winner, built);
+    if (winner && (winner.sha256 !== built.sha256 || winner.repository !== built.repository)) throw conflict(service, version, winner, built);
     return { ...stored, manifest: winner?.manifest ?? built.manifest, reused: true };
   } finally {
     await fs.rm(tempRecord, { force: true });
@@ -155,7 +168,7 @@ export async function findArtifact(storeDir: string, service: string, version: s
       `${service} version ${version} is recorded in ${storeDir} as sha256 ${record.sha256}, but ${file} is missing; build the same version again to restore it`,
     );
   }
-  return { manifest: record.manifest, sha256: record.sha256, path: file, sizeBytes: record.sizeBytes };
+  return { manifest: record.manifest, ...(record.repository ? { repository: record.repository } : {}), sha256: record.sha256, path: file, sizeBytes: record.sizeBytes };
 }
 
 export async function sha256OfFile(file: string): Promise<{ sha256: string; sizeBytes: number }> {

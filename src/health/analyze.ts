@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailureType, refuse } from '../errors';
 import { evaluateSamples } from './evaluate';
+import type { HealthExpectation } from './expect';
 import { describeEndpoint, probeOnce } from './probe';
 import type { HealthReport, Sample } from './report';
 import { healthThresholdsSchema, type HealthThresholds } from './thresholds';
@@ -17,6 +18,8 @@ export interface AnalyzeHealthOptions {
   signal?: AbortSignal;
   /** Sent with every probe; their values never appear in samples, reports or errors. */
   headers?: Record<string, string>;
+  /** What each answer must say beyond a 2xx. */
+  expect?: HealthExpectation;
 }
 
 /**
@@ -54,7 +57,7 @@ export async function analyzeHealth(o: AnalyzeHealthOptions): Promise<HealthRepo
 
       let outcome;
       try {
-        outcome = await probeOnce({ url, timeoutMs: t.requestTimeoutMs, stop, headers: o.headers });
+        outcome = await probeOnce({ url, timeoutMs: t.requestTimeoutMs, stop, headers: o.headers, expect: o.expect });
       } catch (err) {
         o.signal?.throwIfAborted();
         if (deadline.signal.aborted) break;

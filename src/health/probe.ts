@@ -1,3 +1,4 @@
+import { MAX_EXPECTED_BODY_BYTES, unmetExpectation, type HealthExpectation } from './expect';
 import type { Sample } from './report';
 
 export type ProbeOutcome = Omit<Sample, 'atMs'>;
@@ -38,6 +39,8 @@ export async function probeOnce(o: {
   timeoutMs: number;
   stop: AbortSignal;
   headers?: Record<string, string>;
+  /** What the answer must say beyond a 2xx (status codes, body text, a JSON field). */
+  expect?: HealthExpectation;
 }): Promise<ProbeOutcome> {
   const timeout = AbortSignal.timeout(o.timeoutMs);
   const endpoint = describeEndpoint(o.url);
@@ -51,7 +54,20 @@ export async function probeOnce(o: {
       signal: AbortSignal.any([timeout, o.stop]),
     });
     // Reading the body to its end counts a stalled body as slow/failed and frees the connection for reuse.
-    if (res.body) for await (const _chunk of res.body) void _chunk;
+    const kept: Uint8Array[] = [];
+    let keptBytes = 0;
+    if (res.body) {
+      for await (const chunk of res.body) {
+        if (o.expect && keptBytes < MAX_EXPECTED_BODY_BYTES) {
+          kept.push(chunk as Uint8Array);
+          keptBytes += (chunk as Uint8Array).byteLength;
+        }
+      }
+    }
+    if (o.expect) {
+      const unmet = unmetExpectation(o.expect, res.status, Buffer.concat(kept).subarray(0, MAX_EXPECTED_BODY_BYTES).toString('utf8'));
+      return unmet ? { ok: false, status: res.status, error: `${unmet} from ${endpoint}`, latencyMs: latency() } : { ok: true, status: res.status, latencyMs: latency() };
+    }
     const ok = res.status >= 200 && res.status <= 299;
     return ok
       ? { ok, status: res.status, latencyMs: latency() }

@@ -120,6 +120,18 @@ export class Registry {
     return this.pool.end();
   }
 
+  /**
+   * Other (service, environment) pairs that have used this workflow ID: `deploy-<service>-<environment>`
+   * reads the same for (hello, service-staging) and (hello-service, staging), and such pairs must not share a lock.
+   */
+  async otherPairsOfWorkflowId(workflowId: string, service: string, environment: string): Promise<Array<{ service: string; environment: string }>> {
+    const { rows } = await this.pool.query(
+      `SELECT DISTINCT service, environment FROM deploy_releases WHERE workflow_id=$1 AND NOT (service=$2 AND environment=$3) ORDER BY service, environment LIMIT 5`,
+      [workflowId, service, environment],
+    );
+    return rows as Array<{ service: string; environment: string }>;
+  }
+
   async live(service: string, environment: string): Promise<ReleaseRow | null> {
     const { rows } = await this.pool.query(`SELECT * FROM deploy_releases WHERE service=$1 AND environment=$2 AND status='live'`, [service, environment]);
     return rows[0] ? toRow(rows[0]) : null;

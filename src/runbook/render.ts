@@ -255,13 +255,17 @@ function stageDescriptions(spec: DeploySpec, environment: string, plan: DeployPl
       : 'packs the checked-out version into a reproducible bundle with a manifest; artifacts are immutable and reused on rollback.',
     preChecks: [
       `changes nothing and reports every failing check at once:`,
-      `required config ${required.map((c) => `\`${c}\``).join(', ') || '(none)'} present in \`${env.config.envFile}\` (values never leave the worker);`,
+      env.config
+        ? `required config ${required.map((c) => `\`${c}\``).join(', ') || '(none)'} present in \`${env.config.envFile}\` (values never leave the worker);`
+        : 'no runtime config source (the service needs no configuration);',
       env.database ? `the database from \`${env.database.urlFromConfig}\` answers and its migration ledger matches the release;` : 'no database configured;',
       deps.length ? `dependencies reachable: ${deps.map((d) => `${d.name} (${'tcp' in d ? `tcp ${d.tcp}` : `http ${d.http}`})`).join(', ')};` : 'no declared dependencies;',
       `at least ${spec.preChecks.minFreeDiskMb} MB free on the target;`,
       `the current release is running and ready at \`${h.url}\` (or this is the first deploy, or a rollback).`,
     ].join(' '),
-    migrate: `lints the migrations in the release's \`${spec.migrations.directory}/\` directory first (\`npx deployctl lint-migrations\`), then applies the pending \`expand\` ones under one \`pg_advisory_lock\`, each recorded in the ledger with its checksum, with lock_timeout ${spec.migrations.lockTimeoutMs} ms and statement_timeout ${spec.migrations.statementTimeoutMs} ms. \`contract\` migrations run only once the live release ships them too.`,
+    migrate: !env.database
+      ? 'nothing: this environment names no database (`database.urlFromConfig`), so there are no migrations to run.'
+      : `lints the migrations in the release's \`${spec.migrations.directory}/\` directory first (\`npx deployctl lint-migrations\`), then applies the pending \`expand\` ones under one \`pg_advisory_lock\`, each recorded in the ledger with its checksum, with lock_timeout ${spec.migrations.lockTimeoutMs} ms and statement_timeout ${spec.migrations.statementTimeoutMs} ms. \`contract\` migrations run only once the live release ships them too.`,
     deploy: describeTarget(plan.target, plan.dataDir).deployStage,
     validate: `health analysis of \`${h.url}\`: ${h.consecutiveSuccesses} consecutive successes, success ratio ≥ ${h.minSuccessRatio}, p95 ≤ ${h.maxP95LatencyMs} ms within ${h.windowMs} ms; ${h.maxConsecutiveFailures} failures in a row roll the deploy back (see [Health thresholds](#health-thresholds)).`,
   };

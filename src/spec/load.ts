@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { FailureType, refuse } from '../errors';
+import { canonicalVersion } from '../names';
 import { defaultHealthUrl, targetPlan } from '../targets/registry';
 import { confine } from './confine';
 import type { DeployPlan, GatePlan, HealthPlan, LiveRelease } from '../workflows/types';
@@ -125,6 +126,7 @@ export function resolvePlan(o: {
     minSuccessRatio: health.minSuccessRatio,
     maxP95LatencyMs: health.maxP95LatencyMs,
     maxConsecutiveFailures: health.maxConsecutiveFailures,
+    ...(health.expect ? { expect: health.expect } : {}),
   };
   // Production is gated before its first mutating stage unless the spec says otherwise.
   const gateSpecs = env.gates ?? (input.environment === 'production' ? [{ before: MUTATING_STAGES[0]!, approvers: [], quorum: 1, requesterMayApprove: false, timeoutMinutes: 24 * 60, onTimeout: 'reject' as const }] : []);
@@ -141,11 +143,11 @@ export function resolvePlan(o: {
 
   // Nothing live but this version was (e.g. a failed rollback was skipped): deploying it is a rollback, so a
   // broken current release does not block the way back.
-  const kind: DeployPlan['kind'] = !o.live ? (o.previouslyLive ? 'rollback' : 'first') : o.live.version === input.version ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';
+  const kind: DeployPlan['kind'] = !o.live ? (o.previouslyLive ? 'rollback' : 'first') : o.live.version === canonicalVersion(input.version) ? 'redeploy' : o.previouslyLive ? 'rollback' : 'forward';
   return {
     service: spec.service,
     environment: input.environment,
-    version: input.version,
+    version: canonicalVersion(input.version),
     requestedBy: input.requestedBy,
     reason: input.reason,
     spec: { source: o.specSource, sha256: o.specSha256 },
@@ -156,7 +158,7 @@ export function resolvePlan(o: {
     source: { repository: abs(spec.source.repository) },
     build: spec.build ? { command: spec.build.command, outputs: spec.build.outputs, timeoutMs: spec.build.timeoutMs } : null,
     runtime: { command: spec.runtime.command, requiredConfig: spec.runtime.requiredConfig },
-    config: { envFile: abs(env.config.envFile), databaseUrlFrom: env.database?.urlFromConfig },
+    config: { ...(env.config ? { envFile: abs(env.config.envFile) } : {}), databaseUrlFrom: env.database?.urlFromConfig },
     migrations: spec.migrations,
     preChecks: { minFreeDiskMb: spec.preChecks.minFreeDiskMb, dependencies: env.dependencies ?? [] },
     health: healthPlan,

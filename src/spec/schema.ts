@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { healthExpectationSchema } from '../health/expect';
 import { maxProbesInWindow } from '../health/thresholds';
 import { configName, environmentName, freeText, personName, serviceName, versionName } from '../names';
 import { STAGES } from '../workflows/stages';
@@ -25,6 +26,8 @@ export const healthSchema = z.strictObject({
   minSuccessRatio: z.number().gt(0).max(1).default(0.9),
   maxP95LatencyMs: positiveMs.default(1_000),
   maxConsecutiveFailures: z.number().int().min(1).max(1000).default(3),
+  /** What a ready answer must say beyond a 2xx: status codes, body text, a JSON field's value. */
+  expect: healthExpectationSchema.optional(),
 });
 
 const gateSchema = z.strictObject({
@@ -53,7 +56,7 @@ const dependencySchema = z.union([
 
 const environmentSchema = z.strictObject({
   /** The runtime config source: KEY=VALUE lines. Values are read on the worker and never enter history. */
-  config: z.strictObject({ envFile: hostPath }),
+  config: z.strictObject({ envFile: hostPath }).optional(),
   /** Which runtime config variable holds the environment's database URL (for pre-checks and migrations). */
   database: z.strictObject({ urlFromConfig: configName }).optional(),
   target: targetSpecSchema,
@@ -114,6 +117,9 @@ export const deploySpecSchema = z
       }
       if (!(env.health?.url ?? spec.health.url) && defaultHealthUrl(env.target, h.path) === undefined) {
         ctx.addIssue({ code: 'custom', path: ['environments', name, 'health', 'url'], message: `a ${env.target.type} target needs health.url (the readiness URL to analyse)` });
+      }
+      if (env.database && !env.config) {
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'config'], message: `database.urlFromConfig names ${env.database.urlFromConfig}, which must come from a config source: add config.envFile` });
       }
       const seen = new Set<string>();
       for (const [i, gate] of (env.gates ?? []).entries()) {

@@ -1,6 +1,8 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import path from 'node:path';
 import { createActivities } from '../activities';
+import { reclaimStaleBuildDirs } from '../artifacts';
 import type { WorkerConfig } from '../config';
 import { activityMetricsInterceptor } from '../metrics/activity-metrics-interceptor';
 import { DeployMetrics } from '../metrics/deploy-metrics';
@@ -24,6 +26,8 @@ export interface DeployWorker {
  */
 export async function createDeployWorker(o: { config: WorkerConfig; cwd?: string; workflowBundlePath?: string; extra?: Partial<WorkerOptions> }): Promise<DeployWorker> {
   const { config } = o;
+  // Checkouts of builds that died with an earlier worker on this host; live workers' builds are kept.
+  await reclaimStaleBuildDirs(path.join(path.resolve(o.cwd ?? process.cwd(), config.DEPLOY_DATA_DIR), 'work'));
   const registry = await Registry.open(config.DEPLOY_DATABASE_URL);
   let connection: NativeConnection | undefined;
   try {

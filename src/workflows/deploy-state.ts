@@ -16,6 +16,23 @@ import type {
 type StageView = DeployStatusView['stage'];
 
 /**
+ * Bounds on what a deploy keeps, whatever is sent to it: the server terminates a run whose result exceeds
+ * 2 MB, and a status query must stay readable. Entries beyond the ring drop the oldest; refused signals
+ * beyond their cap are only counted.
+ */
+export const LIMITS = {
+  timelineEntries: 200,
+  refusalEntries: 50,
+  detailChars: 500,
+  eventChars: 200,
+};
+
+function clip(text: string | undefined, max: number): string | undefined {
+  if (text === undefined || text.length <= max) return text;
+  return `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/**
  * Everything a deploy knows about itself and shows to the world: status and stage (published as search
  * attributes and current details at every transition), the stage records, the timeline, the approvals and
  * compensations given, and the reports the stages returned. Decisions live elsewhere; this is bookkeeping.
@@ -35,6 +52,10 @@ export class DeployState {
   readonly stages: StageRecord[] = [];
   readonly timeline: TimelineEntry[] = [];
   readonly compensations: CompensationRecord[] = [];
+  /** Timeline entries dropped from the front of the ring, and refused signals only counted. */
+  droppedTimelineEntries = 0;
+  refusalsNotRecorded = 0;
+  private refusalsRecorded = 0;
 
   constructor(readonly ids: { workflowId: string; runId: string }) {}
 
@@ -44,7 +65,19 @@ export class DeployState {
   }
 
   note(entry: Omit<TimelineEntry, 'at'>): void {
-    this.timeline.push({ at: this.now(), ...entry });
+    if (entry.kind === 'signal_refused') {
+      // A flood of refused signals must not crowd out the deploy's own story, nor grow without bound.
+      if (this.refusalsRecorded >= LIMITS.refusalEntries) {
+        this.refusalsNotRecorded++;
+        return;
+      }
+      this.refusalsRecorded++;
+    }
+    this.timeline.push({ ...entry, at: this.now(), event: clip(entry.event, LIMITS.eventChars)!, detail: clip(entry.detail, LIMITS.detailChars) });
+    if (this.timeline.length > LIMITS.timelineEntries) {
+      this.timeline.splice(0, this.timeline.length - LIMITS.timelineEntries);
+      this.droppedTimelineEntries = this.droppedTimelineEntries + 1;
+    }
   }
 
   /** Moves the deploy to a status and stage and publishes both (a search-attribute upsert: a command). */
@@ -113,6 +146,14 @@ export class DeployState {
       pendingIntervention: this.pendingIntervention,
       stages: this.stages,
       timeline: this.timeline,
+      ...this.dropped(),
+    };
+  }
+
+  private dropped(): Pick<DeployStatusView, 'droppedTimelineEntries' | 'refusalsNotRecorded'> {
+    return {
+      ...(this.droppedTimelineEntries ? { droppedTimelineEntries: this.droppedTimelineEntries } : {}),
+      ...(this.refusalsNotRecorded ? { refusalsNotRecorded: this.refusalsNotRecorded } : {}),
     };
   }
 
@@ -135,6 +176,7 @@ export class DeployState {
       health: this.healthReport,
       migrations: this.migrationReport,
       timeline: this.timeline,
+      ...this.dropped(),
     };
   }
 }

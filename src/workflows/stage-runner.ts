@@ -83,7 +83,7 @@ export class StageRunner {
   private async preChecks(): Promise<string> {
     const p = this.plan;
     const r = await this.acts.preChecks.executeWithOptions(
-      { summary: `pre-checks for ${p.environment}: config, database, migrations, dependencies, disk, current release`, startToCloseTimeout: '3 minutes' },
+      { summary: `pre-checks for ${p.environment}: ${[p.config.envFile ? 'config' : '', p.config.databaseUrlFrom ? 'database, migrations' : '', p.preChecks.dependencies.length ? 'dependencies' : '', 'disk', 'current release'].filter(Boolean).join(', ')}`, startToCloseTimeout: '3 minutes' },
       [{ plan: p, artifact: this.deploy.artifact! }],
     );
     this.previousRelease = r.current;
@@ -93,7 +93,7 @@ export class StageRunner {
   private async migrate(): Promise<string> {
     const p = this.plan;
     const r = await this.acts.migrate.executeWithOptions(
-      { summary: `expand migrations of ${p.version} on the ${p.environment} database (lint, advisory lock, ledger)`, startToCloseTimeout: '30 minutes' },
+      { summary: p.config.databaseUrlFrom ? `expand migrations of ${p.version} on the ${p.environment} database (lint, advisory lock, ledger)` : `no database in ${p.environment}: nothing to migrate`, startToCloseTimeout: '30 minutes' },
       [{ plan: p, artifact: this.deploy.artifact!, workflowId: this.deploy.ids.workflowId }],
     );
     this.deploy.migrationReport = r;

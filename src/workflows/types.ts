@@ -3,6 +3,7 @@
  * the workflow bundle includes it.
  */
 
+import type { HealthExpectation } from '../health/expect';
 import type { HealthThresholds } from '../health/thresholds';
 import type { HostOutcome } from '../targets/types';
 import type { AllowedSigner } from '../trust/allowed-signers';
@@ -32,7 +33,7 @@ export interface GatePlan {
 }
 
 /** The validate stage's analysis: the readiness URL and its thresholds. */
-export type HealthPlan = HealthThresholds & { url: string };
+export type HealthPlan = HealthThresholds & { url: string; expect?: HealthExpectation };
 
 /** The resolved target: one of the kinds in `src/targets/registry.ts`. */
 export type { TargetPlan } from '../targets/registry';
@@ -59,7 +60,8 @@ export interface DeployPlan {
   source: { repository: string };
   build: { command: string[]; outputs: string[]; timeoutMs: number } | null;
   runtime: { command: string[]; requiredConfig: string[] };
-  config: { envFile: string; databaseUrlFrom?: string };
+  /** The runtime config source (KEY=VALUE lines); none for a service without runtime configuration. */
+  config: { envFile?: string; databaseUrlFrom?: string };
   migrations: { directory: string; lockTimeoutMs: number; statementTimeoutMs: number };
   preChecks: { minFreeDiskMb: number; dependencies: Array<{ name: string; tcp?: string; http?: string }> };
   health: HealthPlan;
@@ -173,6 +175,10 @@ export interface DeployStatusView {
   pendingIntervention?: { compensation: string; error: string; since: string; operators?: string[]; signed?: boolean; sign?: GateState['sign'] };
   stages: StageRecord[];
   timeline: TimelineEntry[];
+  /** The timeline is a bounded ring: how many of its oldest entries were dropped. */
+  droppedTimelineEntries?: number;
+  /** Refused signals beyond the recorded ones, only counted. */
+  refusalsNotRecorded?: number;
 }
 
 export interface DeployResult {
@@ -191,6 +197,8 @@ export interface DeployResult {
   health?: unknown;
   migrations?: unknown;
   timeline: TimelineEntry[];
+  droppedTimelineEntries?: number;
+  refusalsNotRecorded?: number;
 }
 
 // Signal, update and query payloads (validated with zod in src/workflows/payloads.ts).

@@ -60,13 +60,21 @@ export interface DeployWorld {
 }
 
 /**
- * One isolated world per test file: its own Temporal dev server, orchestrator database, example service
- * databases, data directory and service ports, with the example spec rewritten to point at them.
+ * One isolated world per test file: its own Temporal dev server (or an existing server it attaches to),
+ * orchestrator database, example service databases, data directory and service ports, with the example
+ * spec rewritten to point at them.
  */
 export async function startDeployWorld(
-  o: { specOverrides?: (spec: Record<string, any>) => void; /** Start the dev server's Web UI too (browser tests). */ ui?: boolean } = {},
+  o: {
+    specOverrides?: (spec: Record<string, any>) => void;
+    /** Start the dev server's Web UI too (browser tests). */
+    ui?: boolean;
+    /** Attach to this running server instead of starting a dev server; cleanup() leaves it running (its owner stops it). */
+    temporal?: TestTemporal;
+  } = {},
 ): Promise<DeployWorld> {
-  const temporal = await startTestTemporal({ ui: o.ui });
+  const ownsTemporal = o.temporal === undefined;
+  const temporal = o.temporal ?? (await startTestTemporal({ ui: o.ui }));
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-world-'));
   const orchestratorDb = await createTestDatabase('orch');
   const prefix = `t_hello_${randomBytes(3).toString('hex')}`;
@@ -215,7 +223,7 @@ export async function startDeployWorld(
         await target.rollback(null, {}).catch(() => undefined);
       }
       await connection.close().catch(() => undefined);
-      await temporal.stop().catch(() => undefined);
+      if (ownsTemporal) await temporal.stop().catch(() => undefined);
       for (const db of Object.values(example.databases)) {
         await createTestDatabaseDropper(db);
       }

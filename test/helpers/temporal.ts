@@ -16,7 +16,8 @@ export interface TestTemporal {
   port: number;
   uiPort?: number;
   cli: string;
-  dbFilename: string;
+  /** The dev server's SQLite file (a server of another kind, e.g. a cluster on PostgreSQL, has none). */
+  dbFilename?: string;
   /** Stops the server; removes the temp dir when the db file was the helper's own. Safe to call twice. */
   stop(): Promise<void>;
   /** Stops the server and starts it again on the same port and database file, as after a crash or upgrade. */

@@ -21,7 +21,7 @@ const EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'hello-service', 'd
 let root: string;
 let outside: string;
 let keys: Record<string, string>;
-const registry = { live: async () => null, lastLiveOf: async () => null } as unknown as Registry;
+const registry = { live: async () => null, lastLiveOf: async () => null, otherPairsOfWorkflowId: async () => [] } as unknown as Registry;
 
 function planner(config: Partial<WorkerConfig> = {}) {
   return planActivity({ config: { DEPLOY_DATA_DIR: path.join(root, '.data'), DEPLOY_ALLOW_INLINE_SPECS: 'false', ...config } as WorkerConfig, registry, cwd: root });

@@ -8,7 +8,8 @@ import { historyFromExportedJson } from '../helpers/history-json';
 // Recorded histories of the main scenarios (scripts/record-histories.ts) replayed against today's workflow
 // code: a change that would break a deploy already running on a worker upgrade fails here, not in production.
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'histories');
-const REQUIRED = ['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'];
+// Two generations: before signed gates and the validated-release patch, and after (`--as signed`).
+const REQUIRED = ['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'].flatMap((n) => [n, `${n}-signed`]);
 
 async function fixtures(): Promise<Array<{ name: string; history: { events: Array<Record<string, any>> } }>> {
   const files = (await fs.readdir(FIXTURES)).filter((f) => f.endsWith('.json')).sort();
@@ -34,12 +35,27 @@ test('today\'s workflow code replays every recorded history without a nondetermi
   const all = await fixtures();
   const results = Worker.runReplayHistories(
     { workflowsPath: require.resolve('../../src/workflows') },
-    all.map(({ name, history }) => ({ workflowId: name, history: historyFromExportedJson(history) })),
+    all.map(({ history }) => ({ workflowId: recordedWorkflowId(history), history: historyFromExportedJson(history) })),
   );
+  // Results arrive in the order the histories were given (several scenarios share a workflow ID).
   const replayed: string[] = [];
   for await (const r of results) {
-    assert.equal(r.error, undefined, `${r.workflowId} no longer replays: ${r.error?.message ?? ''}\nSee CONTRIBUTING.md (patched) before changing workflow code.`);
-    replayed.push(r.workflowId);
+    const name = all[replayed.length]!.name;
+    assert.equal(r.workflowId, recordedWorkflowId(all[replayed.length]!.history));
+    assert.equal(r.error, undefined, `${name} no longer replays: ${r.error?.message ?? ''}\nSee CONTRIBUTING.md (patched) before changing workflow code.`);
+    replayed.push(name);
   }
   assert.deepEqual(replayed.sort(), all.map((f) => f.name).sort());
 });
+
+/**
+ * The workflow ID the history was recorded under (the plan activity's input carries it). Replay must use it:
+ * signed decisions bind the workflow ID, so a signature replayed under another ID would, rightly, not verify.
+ * Histories get a unique suffix so that two generations of one scenario replay side by side.
+ */
+function recordedWorkflowId(history: { events: Array<Record<string, any>> }): string {
+  const plan = history.events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'plan');
+  const payload = plan?.activityTaskScheduledEventAttributes?.input?.payloads?.[0]?.data;
+  const id = payload ? (JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { workflowId?: string }).workflowId : undefined;
+  return id ?? 'replay-without-plan';
+}

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { CommandRecord } from '../types';
+import { redact } from './redact';
+
+export { redact } from './redact';
 
 export const OUTPUT_TAIL_CHARS = 2048;
 /** Enough stdout for a `current` command's one line, bounded so a chatty command cannot exhaust memory. */
@@ -12,7 +15,7 @@ export interface RunOptions {
   cwd: string;
   timeoutMs: number;
   env: NodeJS.ProcessEnv;
-  /** Runtime configuration values: replaced by [redacted:NAME] in the captured output. */
+  /** Runtime configuration values and the worker's secrets: replaced by [redacted:NAME] in the captured output. */
   secrets: Record<string, string>;
 }
 
@@ -22,17 +25,6 @@ export interface RunResult {
   timedOut: boolean;
   /** Why the program could not be started (e.g. ENOENT), if it could not. */
   startError?: string;
-}
-
-/** Values this short are too likely to occur by chance in ordinary output to be worth masking. */
-const MIN_REDACTED_LENGTH = 4;
-
-export function redact(text: string, secrets: Record<string, string>): string {
-  let out = text;
-  const entries = Object.entries(secrets).filter(([, v]) => v.length >= MIN_REDACTED_LENGTH);
-  entries.sort((a, b) => b[1].length - a[1].length);
-  for (const [name, value] of entries) out = out.split(value).join(`[redacted:${name}]`);
-  return out;
 }
 
 function appendBounded(buffer: string, chunk: string): string {

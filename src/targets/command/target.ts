@@ -6,6 +6,8 @@ import { versionName } from '../../names';
 import { parseCommandTargetConfig, type CommandName, type CommandTargetConfig, type CommandTargetSettings } from './config';
 import { substitutePlaceholders, type PlaceholderValues } from './placeholders';
 import { sameRelease, sha256Hex, toCurrentRelease, validateRelease, validateRollbackTarget } from '../release-id';
+import { commandEnvironment, workerSecrets } from './command-env';
+import { redact } from './redact';
 import { runCommand } from './run-command';
 import { isUnfinished, previousFor, readTransitionState, writeTransitionState } from '../transition-state';
 import type { CommandRecord, CurrentRelease, DeployOutcome, RollbackOutcome, Target, TargetStatus } from '../types';
@@ -32,8 +34,9 @@ export function createCommandTarget(cfg: CommandTargetConfig): Target {
     const result = await runCommand(argv, {
       cwd: settings.workDir,
       timeoutMs: settings.timeoutMs,
-      env: { ...process.env, ...runtimeEnv },
-      secrets: runtimeEnv,
+      // An allowlist, never the worker's environment; its secrets are masked should a tool find them anyway.
+      env: commandEnvironment(runtimeEnv, values),
+      secrets: { ...workerSecrets(), ...runtimeEnv },
     });
     const { record } = result;
     report(`${name} command finished: exit ${record.exitCode ?? 'none'} after ${record.durationMs} ms`);
@@ -145,7 +148,8 @@ function parseCurrentOutput(template: string[], stdout: string): CurrentRelease 
   if (text === '') return null;
   const parsed = currentLine.safeParse(text.split(/\s+/));
   if (!parsed.success) {
-    const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    const masked = redact(text, workerSecrets());
+    const shown = masked.length > 200 ? `${masked.slice(0, 200)}…` : masked;
     throw refuse(
       FailureType.TargetCommandFailed,
       `target.current command ${JSON.stringify(template)} printed ${JSON.stringify(shown)}; it must print "<version> <sha256>" (64 hex digits) on one line, or nothing when no release is live`,

@@ -113,7 +113,7 @@ async function act(name: string, args: unknown, fallback: Behaviour = 'ok'): Pro
 }
 
 /** A registry that knows nothing live, for the real plan activity. */
-const emptyRegistry = { live: async () => null, lastLiveOf: async () => null } as unknown as Registry;
+const emptyRegistry = { live: async () => null, lastLiveOf: async () => null, otherPairsOfWorkflowId: async () => [] } as unknown as Registry;
 
 export function standInActivities(): Activities {
   const realPlan = (scenario: Scenario) => {
