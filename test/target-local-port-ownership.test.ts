@@ -197,3 +197,22 @@ test('a deploy of another version replaces an unrecorded release; a process in a
   assert.deepEqual((await releaseProcesses(config.root)).filter((p) => p !== bystander.pid), [answer.pid]);
   bystander.kill('SIGKILL');
 });
+
+test('a second process this target started but never recorded is stopped even when the recorded one is current', async () => {
+  const { config, layout } = await newConfig();
+  const target = createLocalTarget(config);
+  const first = await target.deploy(v1, {});
+  const recorded = await waitForVersion(config.port, '1.0.0');
+  const pidFile = await fs.readFile(layout.pidFile, 'utf8');
+  // A second start of the same release (on a port of its own), whose record was lost: the first stays recorded.
+  const extra = await startServiceProcess(layout, { releaseId: first.releaseId, command: config.command, port: await freePort(), runtimeEnv: {} }, () => {});
+  orphanGroups.push(extra);
+  await fs.writeFile(layout.pidFile, pidFile);
+  assert.deepEqual(await releaseProcesses(config.root), [recorded.pid, extra].sort((a, b) => a - b));
+
+  const repeat = await target.deploy(v1, {});
+  assert.equal(repeat.noop, true);
+  assert.ok(await waitUntilGone(extra), 'the unrecorded process was stopped');
+  assert.deepEqual(await releaseProcesses(config.root), [recorded.pid]);
+  assert.equal((await waitForVersion(config.port, '1.0.0')).pid, recorded.pid, 'the recorded release kept running');
+});

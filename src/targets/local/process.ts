@@ -132,26 +132,23 @@ export interface StartIntent {
 }
 
 /**
- * Takes over a release process this target started but never recorded (its worker was killed between the
- * spawn and the pidfile): the group running `currentReleaseId` whose leader is alive gets the pidfile.
- * Every other unrecorded group of this target is stopped. Returns the adopted process, if any.
+ * The release process of this target, reconciled with what really runs: the pidfile's process if it is
+ * alive; otherwise a release process this target started but never recorded (its worker was killed between
+ * the spawn and the pidfile) running `currentReleaseId` is adopted: it gets the pidfile. Every other process
+ * group this target started is stopped, so at most one release runs. `adopted` says the start of the
+ * returned process was never confirmed.
  */
-export async function adoptUnrecordedRelease(
+export async function reconcileServiceProcess(
   layout: LocalLayout,
   currentReleaseId: string | null,
   stopTimeoutMs: number,
   report: (msg: string) => void,
-): Promise<LiveProcess | null> {
-  const intent = await readJsonFile<StartIntent>(layout.startFile);
-  const groups = targetProcessGroups(layout.releasesDir);
-  if (groups.length === 0) {
-    if (intent) report(`the start of release ${intent.releaseId} requested at ${intent.requestedAt} left no process`);
-    await fs.rm(layout.startFile, { force: true });
-    return null;
-  }
+): Promise<{ live: LiveProcess | null; adopted: boolean }> {
+  const [recorded, intent] = await Promise.all([liveServiceProcess(layout), readJsonFile<StartIntent>(layout.startFile)]);
   let adopted: (TargetProcessGroup & { leader: ProcessIdentity }) | null = null;
-  for (const group of groups) {
-    if (!adopted && group.leader && group.releaseId === currentReleaseId) {
+  for (const group of targetProcessGroups(layout.releasesDir)) {
+    if (recorded && group.pgrp === recorded.pid) continue;
+    if (!recorded && !adopted && group.leader && group.releaseId === currentReleaseId) {
       adopted = group as TargetProcessGroup & { leader: ProcessIdentity };
       continue;
     }
@@ -167,9 +164,12 @@ export async function adoptUnrecordedRelease(
     };
     await writeFileAtomic(layout.pidFile, JSON.stringify(record, null, 2) + '\n');
     report(`adopted pid ${leader.pid} (release ${adopted.releaseId}), started by this target but never recorded`);
+  } else if (intent && !recorded) {
+    report(`the start of release ${intent.releaseId} requested at ${intent.requestedAt} left no running process`);
   }
   await fs.rm(layout.startFile, { force: true });
-  return adopted ? { pid: adopted.leader.pid, releaseId: adopted.releaseId } : null;
+  if (adopted) return { live: { pid: adopted.leader.pid, releaseId: adopted.releaseId }, adopted: true };
+  return { live: recorded, adopted: false };
 }
 
 export interface StartRequest {

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { unpackArtifact } from '../../artifacts';
 import { FailureType, refuse } from '../../errors';
 import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './config';
-import { adoptUnrecordedRelease, ensurePortFree, liveServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
+import { ensurePortFree, liveServiceProcess, reconcileServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
 import {
   pruneReleases,
   readCurrentRelease,
@@ -79,21 +79,16 @@ async function activate(
   runtimeEnv: Record<string, string>,
   report: (msg: string) => void,
 ): Promise<{ noop: boolean; previous: CurrentRelease | null }> {
-  const [current, recorded, state] = await Promise.all([
-    readCurrentRelease(layout),
-    liveServiceProcess(layout),
-    readTransitionState(layout.stateFile),
-  ]);
+  const [current, state] = await Promise.all([readCurrentRelease(layout), readTransitionState(layout.stateFile)]);
   const previous = previousFor(next, current, state);
-  // No recorded process: one this target started may still run unrecorded (its worker was killed right
-  // after the spawn). The one running `current` is taken over; it was started after `current` was swapped.
-  const adopted = recorded ? null : await adoptUnrecordedRelease(layout, current?.releaseId ?? null, settings.stopTimeoutMs, report);
-  const live = recorded ?? adopted;
+  // A process this target started may run unrecorded (its worker was killed right after the spawn): the one
+  // running `current` is taken over (it was started after `current` was swapped), any other is stopped.
+  const { live, adopted } = await reconcileServiceProcess(layout, current?.releaseId ?? null, settings.stopTimeoutMs, report);
 
   if (current?.releaseId === next.releaseId && live?.releaseId === next.releaseId) {
     if (adopted) {
       // Its start was never confirmed: it must still prove it listens, as a freshly started release does.
-      await waitUntilListening(layout, readiness(settings, adopted.pid, next.releaseId), report);
+      await waitUntilListening(layout, readiness(settings, live.pid, next.releaseId), report);
       if (state && isUnfinished(next, state)) await writeTransitionState(layout.stateFile, { ...state, completed: true });
       return { noop: false, previous };
     }
