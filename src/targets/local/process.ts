@@ -105,8 +105,10 @@ async function stopGroup(
   stopTimeoutMs: number,
   report: (msg: string) => void,
 ): Promise<void> {
+  // One deadline for the whole group: its members exit together on the group signal.
   const allGone = async (timeoutMs: number) => {
-    for (const m of members) if (!(await waitForExit(m.pid, m.startTicks, timeoutMs))) return false;
+    const deadline = Date.now() + timeoutMs;
+    for (const m of members) if (!(await waitForExit(m.pid, m.startTicks, Math.max(0, deadline - Date.now())))) return false;
     return true;
   };
   report(`stopping ${what} with SIGTERM, waiting up to ${stopTimeoutMs} ms`);
