@@ -82,6 +82,8 @@ export function processIdentity(pid: number): ProcessIdentity | null {
     // gone meanwhile
   }
   if (!command) command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  // Another user's argv reaches operator-facing messages: no control characters, bounded length.
+  command = command.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
   if (command.length > 200) command = `${command.slice(0, 197)}...`;
   return { pid, pgrp: Number(fields[2]), startTicks: fields[19] ?? '', command };
 }
