@@ -377,3 +377,55 @@ test('signed elsewhere: the bytes deployctl statement prints, signed with ssh-ke
   assert.equal(nothing.code, 5, show(nothing));
   assert.equal(nothing.stdout, '');
 });
+
+test('intervene in a failed rollback: only an operator, only signed (--key, or the --print command); status shows the signed retry', async () => {
+  // A signed gate before validate holds 2.0.0 after it deployed; taking the live release's directory away
+  // then makes the rollback fail for real, and the deploy waits in needs_intervention.
+  await world.updateSpec((spec) => {
+    spec.environments.staging.gates = [{ before: 'validate', approvers: ['alice', 'bob'], quorum: 1, requesterMayApprove: false, timeoutMinutes: 60, onTimeout: 'reject' }];
+  });
+  const live = (await world.get('staging', '/')).body.version as string;
+  const handle = await world.deploy({ environment: 'staging', version: '2.0.0', requestedBy: 'carol' });
+  try {
+    await world.waitForStatus(handle, (s) => s.status === 'awaiting_approval' && s.stage === 'validate', 120_000);
+    const releases = path.join(world.targetRoot('staging'), 'releases');
+    const liveDir = (await fs.readdir(releases)).find((d) => d.startsWith(`${live}-`));
+    assert.ok(liveDir, `the release directory of ${live}`);
+    const heldAway = path.join(scratch, `held-away-${liveDir}`);
+    await fs.rename(path.join(releases, liveDir), heldAway);
+    await world.approve(handle, 'alice');
+    const stuck = await world.waitForStatus(handle, (s) => s.status === 'needs_intervention', 120_000);
+    assert.deepEqual(stuck.pendingIntervention?.operators, ['alice', 'bob']);
+    assert.equal(stuck.pendingIntervention?.signed, true);
+
+    const status = await deployctl(['status', 'hello-service', '--env', 'staging']);
+    assert.match(status.stdout, /needs intervention since .*: rollbackDeploy failed/);
+    assert.match(status.stdout, /decide with: deployctl intervene hello-service --env staging --by <you> --action retry\|skip\|abort --key <your private key> \(operators: alice, bob; signed\)/);
+
+    const stranger = await deployctl(['intervene', 'hello-service', '--env', 'staging', '--by', 'mallory', '--action', 'skip']);
+    assert.equal(stranger.code, 4, show(stranger));
+    assert.match(stranger.stderr, /mallory is not an operator of staging \(allowed: alice, bob\)/);
+    const noKey = await deployctl(['intervene', 'hello-service', '--env', 'staging', '--by', 'bob', '--action', 'abort']);
+    assert.equal(noKey.code, 2, show(noKey));
+    assert.match(noKey.stderr, /--key: this deploy accepts only signed interventions: bob's abort counts only with a signature by bob's key/);
+    const printed = await deployctl(['intervene', 'hello-service', '--env', 'staging', '--by', 'bob', '--action', 'retry', '--key', key('bob'), '--print']);
+    assert.equal(printed.code, 0, show(printed));
+    assert.match(printed.stdout, /^temporal workflow signal --address \S+ --workflow-id deploy-hello-service-staging --name intervene --input '\{"by":"bob","action":"retry","signature":"-----BEGIN SSH SIGNATURE-----\\n[^']+-----END SSH SIGNATURE-----\\n"\}'\n$/);
+    assert.equal((await world.status(handle)).status, 'needs_intervention', '--print sends nothing');
+
+    await fs.rename(heldAway, path.join(releases, liveDir));
+    const retry = await deployctl(['intervene', 'hello-service', '--env', 'staging', '--by', 'alice', '--action', 'retry', '--key', key('alice'), '--comment', 'release directory restored']);
+    assert.equal(retry.code, 0, show(retry));
+    assert.match(retry.stdout, new RegExp(`retry by alice \\(signed, key ${(await fingerprintOf('alice')).replace(/[+/]/g, '\\$&')}\\) accepted for rollbackDeploy`));
+    const { status: outcome, result } = await world.outcome(handle);
+    assert.equal(outcome, 'rolled_back', JSON.stringify(result?.timeline));
+    assert.equal((await world.get('staging', '/')).body.version, live);
+    const done = await deployctl(['status', 'hello-service', '--env', 'staging']);
+    assert.match(done.stdout, /rollbackDeploy \(undoes deploy\): retried by alice\n +signed by alice with key SHA256:\S+ \(ssh-ed25519\): intervene:retry hello-service 2\.0\.0 → staging at rollbackDeploy/);
+  } finally {
+    await world.updateSpec((spec) => {
+      delete spec.environments.staging.gates;
+    });
+    await handle.terminate('test cleanup').catch(() => undefined);
+  }
+});
