@@ -194,7 +194,8 @@ export async function startServiceProcess(
   await fs.mkdir(layout.logsDir, { recursive: true });
   const logFile = path.join(layout.logsDir, `${request.releaseId}.log`);
   const log = await fs.open(logFile, 'a', 0o600);
-  const [file, ...args] = request.command as [string, ...string[]];
+  // `{port}` in runtime.command is the port the release must listen on (it also gets PORT in its environment).
+  const [file, ...args] = request.command.map((arg) => arg.replaceAll('{port}', String(request.port))) as [string, ...string[]];
   // Recorded before the spawn: a worker killed before the pidfile is written leaves this and a process whose
   // environment and working directory say it is this target's (see adoptUnrecordedRelease).
   const intent: StartIntent = { releaseId: request.releaseId, requestedAt: new Date().toISOString(), byPid: process.pid };
