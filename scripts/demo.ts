@@ -4,7 +4,10 @@
  *   1. hello-service 1.0.0 → staging
  *   2. 1.1.0 → staging (an expand migration; its ledger line is shown)
  *   3. the known-bad 2.0.0 → staging: breaches its health thresholds and rolls back by itself
- *   4. 1.1.0 → production: waits at the approval gate until alice approves through `temporal workflow signal`
+ *   4. 1.1.0 → production, requested with carol's signature (the `temporal workflow start` that
+ *      `deployctl deploy --key … --print` prints): waits at the signed approval gate; a forged `{"by":"alice"}`
+ *      signal is refused (the status shows it), then alice approves through `temporal workflow signal` with the
+ *      signed payload `deployctl approve --key … --print` prints
  * It exits 0 only when every outcome is the expected one.
  *
  * The world is reset before the rehearsal (see resetExampleWorld): the example's service processes are
@@ -55,7 +58,7 @@ const STEPS: Step[] = [
   { n: 1, title: 'first release', environment: 'staging', version: '1.0.0', expected: 'succeeded' },
   { n: 2, title: 'expand migration', environment: 'staging', version: '1.1.0', expected: 'succeeded' },
   { n: 3, title: 'known-bad release: must roll back by itself', environment: 'staging', version: '2.0.0', expected: 'rolled_back' },
-  { n: 4, title: 'production behind an approval gate', environment: 'production', version: '1.1.0', expected: 'succeeded' },
+  { n: 4, title: 'production behind a signed approval gate', environment: 'production', version: '1.1.0', expected: 'succeeded' },
 ];
 
 interface StepReport {
@@ -155,7 +158,7 @@ async function main(): Promise<number> {
   const reports: StepReport[] = [];
   for (const step of STEPS) {
     if (interrupted) return waitForShutdown();
-    reports.push(await rehearse(step, { client, cli, address, uiUrl, spec, adminUrl: setup.adminUrl, databases: setup.example.databases }));
+    reports.push(await rehearse(step, { client, cli, address, uiUrl, spec, adminUrl: setup.adminUrl, databases: setup.example.databases, keys: setup.example.keys }));
   }
 
   if (interrupted) return waitForShutdown();
@@ -373,6 +376,8 @@ interface RehearsalContext {
   spec: DeploySpec;
   adminUrl: string;
   databases: Record<'staging' | 'production', string>;
+  /** The demo signing keys made by setup (.data/keys/<name>). */
+  keys: Record<'alice' | 'bob' | 'carol', { privateKeyFile: string }>;
 }
 
 async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> {
@@ -381,11 +386,22 @@ async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> 
   out();
   out(`[${clock()}] Step ${step.n}/${STEPS.length}: ${ctx.spec.service} ${step.version} → ${step.environment} (${step.title}); expected: ${step.expected}`);
 
-  const input = JSON.stringify({ spec: SPEC, environment: step.environment, version: step.version, requestedBy: 'carol' });
-  const startArgs = ['workflow', 'start', ...addressArgs(ctx.address), '--task-queue', 'deploys', '--type', 'deployRelease', '--workflow-id', workflowId, '--input', input];
   const started = Date.now();
   const since = () => `+${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
-  out(`  $ ${shellCommand(['temporal', ...startArgs])}`);
+  const problems: string[] = [];
+  let startArgs: string[];
+  if (step.environment === 'production') {
+    // Production's gate is signed, so the request must be signed by its requester: deployctl signs it with
+    // carol's key and prints the Temporal CLI command, which the demo runs as an operator would paste it.
+    out(`  production's gate is signed: the request carries carol's signature (deployctl signs it and prints the command)`);
+    const printed = await deployctlPrint(ctx, ['deploy', SPEC, '--env', 'production', '--version', step.version, '--by', 'carol', '--key', keyArg(ctx, 'carol'), '--print']);
+    startArgs = printed.argv.slice(1);
+    out(`          $ ${shellCommand(['temporal', ...startArgs.map(shortenSignature)])}   (signature shortened here)`);
+  } else {
+    const input = JSON.stringify({ spec: SPEC, environment: step.environment, version: step.version, requestedBy: 'carol' });
+    startArgs = ['workflow', 'start', ...addressArgs(ctx.address), '--task-queue', 'deploys', '--type', 'deployRelease', '--workflow-id', workflowId, '--input', input];
+    out(`  $ ${shellCommand(['temporal', ...startArgs])}`);
+  }
   const start = await runCli(ctx.cli, startArgs);
   if (start.code !== 0) {
     const already = /already (started|running)/i.test(start.output);
@@ -402,13 +418,21 @@ async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> 
 
   inFlight = { client: ctx.client, workflowId, runId };
   const handle = ctx.client.workflow.getHandle(workflowId, runId);
+  let forgedRefused = false;
+  let forgedSent = false;
   const outcome = await follow(handle, since, async (view) => {
-    // The gate: approve as alice through the Temporal CLI, exactly as an operator would.
     if (view.status !== 'awaiting_approval') return false;
-    const signalArgs = ['workflow', 'signal', ...addressArgs(ctx.address), '--workflow-id', workflowId, '--name', 'approve', '--input', JSON.stringify({ by: 'alice', comment: 'demo' })];
-    out(`  ${since()}  approving as alice through the Temporal CLI:`);
-    out(`          $ ${shellCommand(['temporal', ...signalArgs])}`);
-    const signal = await runCli(ctx.cli, signalArgs);
+    if (!forgedSent) {
+      // First the forged approval; the next poll prints its refusal from the timeline, then alice approves.
+      forgedSent = true;
+      forgedRefused = await forgedApprovalIsRefused(ctx, handle, workflowId, since, problems);
+      return false;
+    }
+    // Then the real approval: alice signs the gate's statement with her key; deployctl prints the signal.
+    out(`  ${since()}  approving as alice through the Temporal CLI, signed with her key (deployctl prints the command):`);
+    const printed = await deployctlPrint(ctx, ['approve', ctx.spec.service, '--env', step.environment, '--by', 'alice', '--key', keyArg(ctx, 'alice'), '--comment', 'demo', '--print']);
+    out(`          $ ${shellCommand(['temporal', ...printed.argv.slice(1).map(shortenSignature)])}   (signature shortened here)`);
+    const signal = await runCli(ctx.cli, printed.argv.slice(1));
     if (signal.code !== 0) throw new Error(`temporal workflow signal failed (exit ${signal.code}):\n${signal.output}`);
     out(`  ${since()}  ${signal.output.trim() || 'signal sent'}`);
     return true;
@@ -417,7 +441,6 @@ async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> 
   if (interrupted) return waitForShutdown();
   const durationMs = Date.now() - started;
 
-  const problems: string[] = [];
   const result = outcome.result;
   if (outcome.status !== step.expected) {
     problems.push(`ended ${outcome.status}${result?.reason ? ` (${result.reason})` : ''}, expected ${step.expected}`);
@@ -437,9 +460,13 @@ async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> 
     if (comp) out(`  compensation: ${comp.name} ${comp.status}`);
   }
   if (step.n === 4 && result) {
-    const approvals = result.approvals.map((a) => `${a.by} (via ${a.via}${a.comment ? `: "${a.comment}"` : ''})`).join(', ');
+    const approvals = result.approvals
+      .map((a) => `${a.by} (via ${a.via}${a.comment ? `: "${a.comment}"` : ''}${a.signature ? `; signed by ${a.signature.signer}, key ${a.signature.fingerprint}` : '; NOT signed'})`)
+      .join(', ');
     out(`  approved by: ${approvals || 'nobody?'}`);
-    if (!result.approvals.some((a) => a.by === 'alice')) problems.push('alice\'s approval is not in the result');
+    if (!result.approvals.some((a) => a.by === 'alice' && a.signature?.signer === 'alice')) problems.push('alice\'s signed approval is not in the result');
+    if (result.approvals.length !== 1) problems.push(`expected exactly one approval (alice's), found ${result.approvals.length}`);
+    if (!forgedRefused) problems.push('the forged {"by":"alice"} signal was not shown refused');
   }
   const expectedVersion = step.n === 3 ? '1.1.0' : step.version;
   const answer = await serviceVersion(port);
@@ -533,6 +560,73 @@ async function runningExecution(client: Client, workflowId: string): Promise<{ r
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
+}
+
+/**
+ * Sends the approval anyone could forge, `{"by":"alice"}` without a signature, through the Temporal CLI, and
+ * shows that the deploy refused it: the refusal is in its timeline, deployctl status lists it, and the gate
+ * still waits with no approval. Returns whether all of that held.
+ */
+async function forgedApprovalIsRefused(ctx: RehearsalContext, handle: WorkflowHandle, workflowId: string, since: () => string, problems: string[]): Promise<boolean> {
+  const forgedArgs = ['workflow', 'signal', ...addressArgs(ctx.address), '--workflow-id', workflowId, '--name', 'approve', '--input', JSON.stringify({ by: 'alice' })];
+  out(`  ${since()}  first, a forged approval: anyone who can reach Temporal can send a signal in alice's name:`);
+  out(`          $ ${shellCommand(['temporal', ...forgedArgs])}`);
+  const forged = await runCli(ctx.cli, forgedArgs);
+  if (forged.code !== 0) throw new Error(`temporal workflow signal failed (exit ${forged.code}):\n${forged.output}`);
+  out(`  ${since()}  ${forged.output.trim() || 'signal sent'} — delivered, but the deploy must refuse it:`);
+  const deadline = Date.now() + 60_000;
+  let view: DeployStatusView | undefined;
+  while (Date.now() < deadline) {
+    view = await handle.query(statusQuery).catch(() => undefined);
+    if (view?.timeline.some((e) => e.kind === 'signal_refused')) break;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  const refusal = view?.timeline.find((e) => e.kind === 'signal_refused');
+  if (!refusal) {
+    problems.push('the forged {"by":"alice"} signal left no refusal in the timeline');
+    return false;
+  }
+  out(`          $ npx deployctl status ${ctx.spec.service} --env production`);
+  const status = await runDeployctl(ctx, ['status', ctx.spec.service, '--env', 'production']);
+  const lines = status.split('\n');
+  const at = lines.findIndex((l) => l.includes('REFUSED'));
+  for (const line of at >= 0 ? lines.slice(at, at + 2) : []) out(`          ${line}`);
+  const stillWaiting = view?.status === 'awaiting_approval' && view.pendingGate?.given === 0;
+  out(`  ${since()}  ${stillWaiting ? 'the gate still waits, with no approval counted' : 'the gate did NOT keep waiting'}`);
+  if (at < 0) problems.push('deployctl status does not show the refused decision');
+  if (!stillWaiting) problems.push('the forged approval changed the gate');
+  return at >= 0 && stillWaiting;
+}
+
+/** Runs deployctl (src/cli/deployctl.ts) against the demo's server; resolves with its stdout, throws on a non-zero exit. */
+async function runDeployctl(ctx: RehearsalContext, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/deployctl.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: ctx.address },
+      timeout: 120_000,
+    });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`deployctl ${args.join(' ')} failed: ${clip((e.stderr || e.stdout || e.message).trim(), 600)}`);
+  }
+}
+
+/** `deployctl … --print --json`: the signed Temporal CLI command it prints, as argv (`temporal` first). */
+async function deployctlPrint(ctx: RehearsalContext, args: string[]): Promise<{ argv: string[]; command: string }> {
+  out(`          $ npx ${shellCommand(['deployctl', ...args])}`);
+  return JSON.parse(await runDeployctl(ctx, [...args, '--json'])) as { argv: string[]; command: string };
+}
+
+/** A demo key as a path relative to the repository (what an operator would type). */
+function keyArg(ctx: RehearsalContext, name: 'alice' | 'bob' | 'carol'): string {
+  return path.relative(ROOT, ctx.keys[name].privateKeyFile);
+}
+
+/** The --input JSON with its armored signature cut short, for display only (the full one is sent). */
+function shortenSignature(word: string): string {
+  return word.replace(/(-----BEGIN SSH SIGNATURE-----\\n.{0,24})[^"]*(-----END SSH SIGNATURE-----\\n)/, '$1…\\n$2');
 }
 
 // ---------- checks an operator would do ----------

@@ -58,11 +58,25 @@ describe('runbook content follows the spec', () => {
     }
   });
 
+  test('production is signed: every request and decision carries --key "$KEY", and no unsigned Temporal CLI command is offered for them', () => {
+    const md = render(spec, 'production');
+    assert.match(md, /\nKEY=~\/\.ssh\/id_ed25519 /);
+    assert.match(md, /listed for `ME` in `examples\/hello-service\/allowed_signers`/);
+    const lines = commandLines(md);
+    const mustSign = lines.filter((l) => /^npx deployctl (approve|reject|intervene|rollback|deploy) /.test(l) && l.includes(' --env production '));
+    assert.ok(mustSign.length >= 12, mustSign.join('\n'));
+    for (const line of mustSign) assert.match(line, / --key "\$KEY"/, line);
+    for (const print of ['--print-update', '--print']) assert.ok(lines.some((l) => l.startsWith('npx deployctl approve ') && l.endsWith(` ${print}`)), print);
+    const unsigned = lines.filter((l) => /^temporal workflow (start|signal|update execute) /.test(l) && /deploy-hello-service-production/.test(l));
+    assert.deepEqual(unsigned, []);
+  });
+
   test('staging: no gate, and the page says so', () => {
     const md = render(spec, 'staging');
     assert.match(md, /\| approval \| none: a deploy runs straight through \|/);
     assert.match(md, /`staging` has no approval gate/);
     assert.doesNotMatch(md, /--name approval/);
+    assert.doesNotMatch(md, /--key|KEY=/, 'nothing to sign in staging');
   });
 
   test('the runbook changes when the spec changes', async () => {
@@ -279,8 +293,9 @@ describe('every command line in the runbook parses', () => {
           counts.other++;
         }
       }
-      assert.ok(counts.deployctl >= 10, JSON.stringify(counts));
-      assert.ok(counts.temporal >= (environment === 'production' ? 16 : 12), JSON.stringify(counts));
+      // production's requests and decisions are signed: its Temporal CLI commands for them come from deployctl --print
+      assert.ok(counts.deployctl >= (environment === 'production' ? 20 : 10), JSON.stringify(counts));
+      assert.ok(counts.temporal >= 10, JSON.stringify(counts));
     });
   }
 

@@ -9,7 +9,7 @@ import { UI_ARTIFACTS_DIR, launchTestBrowser, type TestBrowser } from './helpers
 /**
  * The audit an operator does in the Temporal Web UI, in a real browser (Debian's Chromium through
  * playwright-core): filter deploys by DeployService and DeployStatus, open a rolled-back deploy and see its
- * stage activities with their summaries; open a production deploy and see alice's approve signal.
+ * stage activities with their summaries; open a production deploy and see alice's signed approve signal.
  * Screenshots are kept under test-artifacts/ui/.
  */
 
@@ -42,7 +42,8 @@ before(async () => {
 
   const production = await world.deploy({ environment: 'production', version: '1.1.0', requestedBy: 'carol' });
   await world.waitForStatus(production, (s) => s.status === 'awaiting_approval', 120_000);
-  await production.signal('approve', { by: 'alice', comment: 'checked in the UI' });
+  // Production's gate is signed: alice's approval carries her signature over the gate's statement.
+  await world.approve(production, 'alice', 'checked in the UI');
   const prod = await world.outcome(production);
   assert.equal(prod.status, 'succeeded', JSON.stringify(prod.result?.timeline, null, 1));
   productionRunId = prod.result.runId;
@@ -146,7 +147,7 @@ test('a rolled-back deploy shows its stage activities, the rollback and their su
   await keepScreenshot(t, 'rolled-back-deploy');
 });
 
-test('a production deploy shows the approve signal with alice in its input', async (t) => {
+test('a production deploy shows the approve signal with alice and her signature in its input', async (t) => {
   if (skipped(t)) return;
   const page = browser!.page;
   await page.goto(`${ui}/namespaces/default/workflows/deploy-hello-service-production/${productionRunId}/history`);
@@ -169,7 +170,7 @@ test('a production deploy shows the approve signal with alice in its input', asy
   const signalRow = page.locator('[data-testid="event-summary-row"]', { hasText: 'Workflow Execution Signaled' }).first();
   await signalRow.scrollIntoViewIfNeeded();
   await signalRow.click();
-  await waitForTexts(page, ['Signal Name', 'approve', '"by": "alice"', 'checked in the UI'], 'production-signal');
+  await waitForTexts(page, ['Signal Name', 'approve', '"by": "alice"', 'checked in the UI', '-----BEGIN SSH SIGNATURE-----'], 'production-signal');
   await signalRow.scrollIntoViewIfNeeded();
   await keepScreenshot(t, 'production-approved-by-alice');
 });

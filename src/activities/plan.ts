@@ -93,7 +93,7 @@ async function readTrust(spec: DeploySpec, specFile: string | undefined, specRoo
 
 /** A deploy to an environment with a signed gate must be asked for by `requestedBy`, provably and recently. */
 function verifyRequest(plan: DeployPlan, input: { spec: unknown; version: string; requestedAt?: string; signature?: string }, workflowId: string): NonNullable<DeployPlan['request']> {
-  const how = `sign it with: npx deployctl deploy ${plan.service} --env ${plan.environment} --version ${plan.version} --by ${plan.requestedBy} --key <private key>`;
+  const how = `sign it with: npx deployctl deploy ${typeof input.spec === 'string' ? input.spec : '<spec>'} --env ${plan.environment} --version ${input.version} --by ${plan.requestedBy} --key <private key>`;
   if (!input.signature || !input.requestedAt) {
     throw refuse(FailureType.SignatureRefused, `input.signature: ${plan.environment} has a signed approval gate, so the deploy request must be signed by ${plan.requestedBy} (with requestedAt); ${how}`);
   }

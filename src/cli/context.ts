@@ -21,6 +21,8 @@ export interface CliIo {
   isTTY: boolean;
   /** Rewrites the current terminal line (TTY only). */
   rewrite(text: string): void;
+  /** Writes text to stdout exactly as given (no newline added): bytes someone signs. Default: out() without the final newline. */
+  write?(text: string): void;
 }
 
 export function processIo(): CliIo {
@@ -29,6 +31,7 @@ export function processIo(): CliIo {
     err: (t) => process.stderr.write(`${t}\n`),
     isTTY: Boolean(process.stdout.isTTY),
     rewrite: (t) => process.stdout.write(`\r\x1b[2K${t}`),
+    write: (t) => process.stdout.write(t),
   };
 }
 

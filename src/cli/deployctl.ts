@@ -10,6 +10,7 @@ import { registerIntervene } from './commands/intervene';
 import { registerLintMigrations } from './commands/lint-migrations';
 import { registerRollback } from './commands/rollback';
 import { registerRunbook } from './commands/runbook';
+import { registerStatement } from './commands/statement';
 import { registerStatus } from './commands/status';
 
 /** Builds the commander program; `p.dryRun` turns every command into a validate-and-report no-op. */
@@ -34,10 +35,12 @@ Configuration comes from the same environment as the worker: TEMPORAL_ADDRESS, T
 DEPLOY_TASK_QUEUE, DEPLOY_DATABASE_URL (history, rollback), TEMPORAL_TLS_* / TEMPORAL_API_KEY; the Web UI
 links use TEMPORAL_UI_URL (default http://127.0.0.1:8233).
 
-A day's flow:
+A day's flow (production's gate is signed: requests and decisions carry an SSH signature, --key):
   deployctl deploy examples/hello-service/deploy.yaml --env staging --version 1.1.0 --follow
-  deployctl deploy examples/hello-service/deploy.yaml --env production --version 1.1.0 --follow
-  deployctl approve hello-service --env production --by alice          # from another terminal
+  deployctl deploy examples/hello-service/deploy.yaml --env production --version 1.1.0 --by carol --key ~/.ssh/id_ed25519 --follow
+  deployctl approve hello-service --env production --by alice --key ~/.ssh/id_ed25519   # from another terminal
+  deployctl approve hello-service --env production --by alice --key ~/.ssh/id_ed25519 --print   # the temporal command instead
+  deployctl statement hello-service --env production --decision approve --by alice     # the bytes to sign elsewhere
   deployctl history hello-service
   deployctl rollback hello-service --env production --spec examples/hello-service/deploy.yaml
 
@@ -51,6 +54,7 @@ ${EXIT_CODE_HELP}`,
   finish(registerDecision(program.command('approve'), 'approve', p));
   finish(registerDecision(program.command('reject'), 'reject', p));
   finish(registerIntervene(program.command('intervene'), p));
+  finish(registerStatement(program.command('statement'), p));
   finish(registerStatus(program.command('status'), p));
   finish(registerHistory(program.command('history'), p));
   finish(registerRollback(program.command('rollback'), p));

@@ -18,6 +18,8 @@ export const ExitCode = {
   notFound: 5,
   /** Temporal or the orchestrator's database could not be reached. */
   unreachable: 6,
+  /** The decision or request could not be signed (key missing or unusable, not in ssh-agent, no ssh-keygen): nothing was sent. */
+  signing: 7,
   /** Ctrl-C while following: the deploy itself continues. */
   interrupted: 130,
 } as const;
@@ -37,9 +39,10 @@ export const EXIT_CODE_HELP = `Exit codes:
   1    unexpected error
   2    bad arguments or configuration; nothing was started
   3    a deploy of this service to this environment is already running
-  4    refused by the deploy (e.g. the approver requested it, no gate is waiting)
+  4    refused by the deploy (e.g. the approver requested it, no gate is waiting, the signature does not verify)
   5    not found (no such deploy, nothing live to roll back from)
   6    Temporal or the orchestrator database is unreachable
+  7    could not sign with --key (missing, unreadable, passphrase without ssh-agent, no ssh-keygen); nothing was sent
   10   --follow: rolled_back (a stage failed; the previous release was restored)
   11   --follow: rejected at an approval gate (or the gate timed out)
   12   --follow: failed before changing anything (or an operator aborted a rollback)

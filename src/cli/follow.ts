@@ -68,7 +68,7 @@ export async function followDeploy(
   const describeNow = (v: DeployStatusView) => {
     const running = [...v.stages].reverse().find((s) => s.status === 'running');
     const inStage = running && running.stage === v.stage ? ` (${formatDuration(Date.now() - Date.parse(running.startedAt))})` : '';
-    return `${v.status}: ${v.stage}${inStage}${v.waitingFor ? ` — waiting for: ${oneLine(v.waitingFor)}` : ''}`;
+    return `${oneLine(v.status, 40)}: ${oneLine(v.stage, 64)}${inStage}${v.waitingFor ? ` — waiting for: ${oneLine(v.waitingFor)}` : ''}`;
   };
 
   try {
@@ -96,7 +96,7 @@ export async function followDeploy(
         lastKey = key;
         if (view.status === 'needs_intervention') {
           permanent(
-            `the deploy needs an operator: ${view.pendingIntervention?.compensation ?? 'a rollback step'} failed (${oneLine(view.pendingIntervention?.error ?? 'see status')}). ` +
+            `the deploy needs an operator: ${oneLine(view.pendingIntervention?.compensation ?? 'a rollback step', 64)} failed (${oneLine(view.pendingIntervention?.error ?? 'see status')}). ` +
               `Inspect with: deployctl status ${o.service} --env ${o.environment}; then: deployctl intervene ${o.service} --env ${o.environment} --by <you> --action retry|skip|abort`,
           );
           return { exitCode: OUTCOME_EXIT_CODE.needs_intervention!, last };
@@ -118,7 +118,7 @@ export async function followDeploy(
     if (outcome.result) printTimeline(outcome.result.timeline);
     if (!quiet) {
       permanent('');
-      for (const line of outcome.result ? renderResult(outcome.result) : [`${handle.workflowId}: ${outcome.outcome}${outcome.reason ? ` (${outcome.reason})` : ''}`]) io.out(line);
+      for (const line of outcome.result ? renderResult(outcome.result) : [`${handle.workflowId}: ${oneLine(outcome.outcome, 40)}${outcome.reason ? ` (${oneLine(outcome.reason)})` : ''}`]) io.out(line);
       io.out(`Web UI: ${ctx.uiLink(handle.workflowId, o.runId)}`);
     }
     return { exitCode: OUTCOME_EXIT_CODE[outcome.outcome] ?? ExitCode.error, outcome };
@@ -133,18 +133,20 @@ const STAGE_EVENT_MARK: Record<string, string> = { succeeded: '✓', failed: '�
 /** One timeline entry as a progress line: a mark for what kind of thing happened, then what and why. */
 function progressEvent(e: TimelineEntry): string {
   const detail = e.detail ? ` — ${oneLine(e.detail, 240)}` : '';
+  const event = oneLine(e.event, 200);
+  const stage = e.stage ? oneLine(e.stage, 64) : undefined;
   switch (e.kind) {
     case 'stage':
-      return `${STAGE_EVENT_MARK[e.event] ?? '·'} ${e.stage} ${e.event}${detail}`;
+      return `${STAGE_EVENT_MARK[e.event] ?? '·'} ${stage} ${event}${detail}`;
     case 'gate':
-      return `⏸ gate before ${e.stage}: ${e.event}${detail}`;
+      return `⏸ gate before ${stage}: ${event}${detail}`;
     case 'compensation':
-      return `↺ ${e.event}${detail}`;
+      return `↺ ${event}${detail}`;
     case 'signal_refused':
-      return `! ${e.event}${detail}`;
+      return `⚠ REFUSED: ${event}${detail}`;
     case 'intervention':
-      return `✋ intervention: ${e.event}${detail}`;
+      return `✋ intervention: ${event}${detail}`;
     default:
-      return `· ${e.stage ? `${e.stage}: ` : ''}${e.event}${detail}`;
+      return `· ${stage ? `${stage}: ` : ''}${event}${detail}`;
   }
 }

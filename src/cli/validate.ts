@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import type { z } from 'zod';
 import { environmentName, freeText, personName, serviceName, versionName } from '../names';
 import { usageError } from './errors';
@@ -43,7 +45,53 @@ export function checkLimit(v: unknown, command: string): number {
   return n;
 }
 
-/** `--by` defaults to the login running deployctl; a login that is not a valid person name must be given explicitly. */
-export function defaultPerson(env: NodeJS.ProcessEnv): string | undefined {
-  return env.DEPLOYCTL_USER || env.USER || env.LOGNAME || undefined;
+/** Where a defaulted `--by` came from, for the message when it is not a valid name. */
+export interface DefaultPerson {
+  name: string;
+  source: string;
+}
+
+/**
+ * `--by` defaults to the login running deployctl: $DEPLOYCTL_USER, $USER, $LOGNAME, then the OS user name
+ * (os.userInfo(), for cron jobs and containers without $USER). Undefined when none is known.
+ */
+export function defaultPerson(env: NodeJS.ProcessEnv, osUserName: () => string | undefined = currentOsUser): DefaultPerson | undefined {
+  for (const name of ['DEPLOYCTL_USER', 'USER', 'LOGNAME']) {
+    if (env[name]) return { name: env[name]!, source: `$${name}` };
+  }
+  const user = osUserName();
+  return user ? { name: user, source: 'the OS user name' } : undefined;
+}
+
+function currentOsUser(): string | undefined {
+  try {
+    return os.userInfo().username || undefined;
+  } catch {
+    return undefined; // no passwd entry for this uid (some containers)
+  }
+}
+
+/** `--by`, or the default login; the message says where a refused default came from. */
+export function checkPersonOrDefault(by: unknown, env: NodeJS.ProcessEnv, command: string): string {
+  if (by !== undefined) return checkPerson(by, command);
+  const person = defaultPerson(env);
+  if (!person) throw usageError(`--by: not given, and neither $USER nor the OS user name is known; pass --by <your login> (see deployctl ${command} --help)`);
+  const parsed = personName.safeParse(person.name);
+  if (parsed.success) return parsed.data;
+  throw usageError(`--by: ${showValue(person.name)} (taken from ${person.source}) must be a login or email (letters, digits, . _ @ + -; max 64); pass --by <your login> (see deployctl ${command} --help)`);
+}
+
+/**
+ * `--key`: a private key file, or a .pub whose private half is loaded in ssh-agent. Only its shape is
+ * checked here (parse does no I/O); ssh-keygen reads it when signing. A leading `~/` is expanded, since a
+ * quoted or `--key=~/…` path reaches us unexpanded by the shell.
+ */
+export function checkKeyFile(v: unknown, cwd: string, command: string): string | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  if (s === '' || s.length > 4096 || /[\u0000-\u001f\u007f]/.test(s)) {
+    throw usageError(`--key: ${showValue(s)} must be the path of an SSH private key, or of its .pub when the key is in ssh-agent (see deployctl ${command} --help)`);
+  }
+  const expanded = s === '~' || s.startsWith('~/') ? path.join(os.homedir(), s.slice(1)) : s;
+  return path.resolve(cwd, expanded);
 }

@@ -28,19 +28,40 @@ export function shellWord(w: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
 }
 
-export function deployctl(n: CommandNames) {
+/** Which of an environment's messages must carry the sender's signature (`--key "$KEY"`). */
+export interface SignedMessages {
+  /** Deploy requests (an environment with a signed gate). */
+  requests: boolean;
+  /** Approvals and rejections at its gates. */
+  decisions: boolean;
+  /** Interventions after a failed compensation (the environment names operators). */
+  interventions: boolean;
+}
+
+const UNSIGNED: SignedMessages = { requests: false, decisions: false, interventions: false };
+
+export function deployctl(n: CommandNames, signed: SignedMessages = UNSIGNED) {
   const svc = n.service;
   const env = `--env ${n.environment}`;
   const spec = shellWord(n.specPath);
+  const key = (on: boolean) => (on ? ' --key "$KEY"' : '');
+  const approve = `npx deployctl approve ${svc} ${env} --by "$ME"${key(signed.decisions)} --comment "checked the release notes"`;
+  const reject = `npx deployctl reject ${svc} ${env} --by "$ME"${key(signed.decisions)} --reason "not during the freeze"`;
+  const intervene = (action: 'retry' | 'skip' | 'abort', comment: string) => `npx deployctl intervene ${svc} ${env} --by "$ME" --action ${action}${key(signed.interventions)} --comment "${comment}"`;
   return {
-    deploy: (version = '"$VERSION"') => `npx deployctl deploy ${spec} ${env} --version ${version} --by "$ME" --follow`,
+    deploy: (version = '"$VERSION"') => `npx deployctl deploy ${spec} ${env} --version ${version} --by "$ME"${key(signed.requests)} --follow`,
+    /** The `temporal workflow start` of a signed request, printed by deployctl (a signature cannot be written ahead). */
+    deployPrint: (version = '"$VERSION"') => `npx deployctl deploy ${spec} ${env} --version ${version} --by "$ME"${key(signed.requests)} --print`,
     status: () => `npx deployctl status ${svc} ${env}`,
-    approve: () => `npx deployctl approve ${svc} ${env} --by "$ME" --comment "checked the release notes"`,
-    reject: () => `npx deployctl reject ${svc} ${env} --by "$ME" --reason "not during the freeze"`,
+    approve: () => approve,
+    approvePrint: (as: 'signal' | 'update') => `${approve} ${as === 'update' ? '--print-update' : '--print'}`,
+    reject: () => reject,
+    rejectPrint: (as: 'signal' | 'update') => `${reject} ${as === 'update' ? '--print-update' : '--print'}`,
     history: () => `npx deployctl history ${svc} ${env}`,
-    rollback: () => `npx deployctl rollback ${svc} ${env} --spec ${spec} --by "$ME" --follow`,
-    rollbackTo: () => `npx deployctl rollback ${svc} ${env} --spec ${spec} --to "$PREVIOUS" --by "$ME" --follow`,
-    intervene: (action: 'retry' | 'skip' | 'abort', comment: string) => `npx deployctl intervene ${svc} ${env} --by "$ME" --action ${action} --comment "${comment}"`,
+    rollback: () => `npx deployctl rollback ${svc} ${env} --spec ${spec} --by "$ME"${key(signed.requests)} --follow`,
+    rollbackTo: () => `npx deployctl rollback ${svc} ${env} --spec ${spec} --to "$PREVIOUS" --by "$ME"${key(signed.requests)} --follow`,
+    intervene,
+    intervenePrint: (action: 'retry' | 'skip' | 'abort', comment: string) => `${intervene(action, comment)} --print`,
     runbook: () => `npx deployctl runbook ${spec} ${env}`,
     lint: (dir: string) => `npx deployctl lint-migrations ${shellWord(dir)}`,
   };

@@ -1,8 +1,10 @@
+import path from 'node:path';
+import { REQUEST_MAX_AGE_MS } from '../activities/plan';
 import { resolvePlan } from '../spec/load';
 import type { DeploySpec } from '../spec/schema';
 import { describeTarget } from '../targets/registry';
 import type { DeployPlan, GatePlan } from '../workflows/types';
-import { deployctl, temporalCli, type CommandNames } from './commands';
+import { deployctl, temporalCli, type CommandNames, type SignedMessages } from './commands';
 import { DEPLOY_STATUSES } from './statuses';
 
 export interface RunbookInput {
@@ -27,11 +29,18 @@ export function renderRunbook(r: RunbookInput): string {
   if (!env) throw new Error(`environment "${environment}" is not in the spec; environments: ${Object.keys(spec.environments).join(', ')}`);
   const plan = planFor(spec, environment, r.specPath);
   const names: CommandNames = { service: spec.service, environment, specPath: r.specPath, taskQueue: r.taskQueue };
-  const ctl = deployctl(names);
+  const signed: SignedMessages = {
+    requests: plan.gates.some((g) => g.signed),
+    decisions: plan.gates.some((g) => g.signed),
+    interventions: Boolean(plan.intervention?.signed),
+  };
+  const signsAnything = signed.requests || signed.decisions || signed.interventions;
+  const ctl = deployctl(names, signed);
   const tcli = temporalCli(names);
   const h = plan.health;
   const gates = plan.gates;
   const gated = gates.length > 0;
+  const allowedSigners = spec.trust ? path.posix.join(path.posix.dirname(r.specPath), spec.trust.allowedSigners) : undefined;
   const rehearsalEnv = spec.environments.staging ? 'staging' : environment;
   const rehearsalPlan = planFor(spec, rehearsalEnv, r.specPath);
   const rctl = deployctl({ ...names, environment: rehearsalEnv });
@@ -62,12 +71,19 @@ export function renderRunbook(r: RunbookInput): string {
     '',
     'deployctl and the `temporal` CLI read the same environment as the worker. Set the variables the commands',
     'below use (`ME` is recorded as the requester or approver; the requester may not approve their own deploy).',
+    ...(signsAnything
+      ? [
+          `In \`${environment}\` requests and decisions are signed: \`KEY\` is your SSH private key (or its \`.pub\` when the key`,
+          `is loaded in ssh-agent), listed for \`ME\` in \`${allowedSigners ?? 'the spec\'s trust.allowedSigners'}\`. See docs/signed-decisions.md.`,
+        ]
+      : []),
     '',
   );
   sh(
     'export TEMPORAL_ADDRESS=127.0.0.1:7233 TEMPORAL_NAMESPACE=default   # where the worker runs',
     'export DEPLOY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/deployer   # the release registry (history, rollback)',
     'ME="$USER"',
+    ...(signsAnything ? ['KEY=~/.ssh/id_ed25519   # your signing key (ed25519), as listed in allowed_signers'] : []),
     `VERSION=${ex.version ?? ''}        # the release to ship: a tag or commit of ${spec.source.repository}`,
     `PREVIOUS=${ex.previous ?? ''}       # a version that was live here before (for a rollback with --to)`,
   );
@@ -127,10 +143,15 @@ export function renderRunbook(r: RunbookInput): string {
     'Exit codes with `--follow`: 0 succeeded, 10 rolled_back, 11 rejected, 12 failed, 13 cancelled, 14 needs_intervention;',
     '3 when another deploy of this service to this environment is running. Ctrl-C stops following only.',
     '',
-    'With the Temporal CLI (the workflow ID must be exactly this one: it is the lock):',
+    ...(signed.requests
+      ? [
+          `With the Temporal CLI: the request must carry \`ME\`'s signature and the time it was signed (accepted for ${REQUEST_MAX_AGE_MS / 60_000}`,
+          'minutes), so let deployctl sign it and print the `temporal workflow start` command to paste:',
+        ]
+      : ['With the Temporal CLI (the workflow ID must be exactly this one: it is the lock):']),
     '',
   );
-  sh(tcli.start());
+  sh(signed.requests ? ctl.deployPrint() : tcli.start());
 
   // ---- follow ----
   p('## Follow and inspect', '');
@@ -146,12 +167,19 @@ export function renderRunbook(r: RunbookInput): string {
     p(
       `\`ME\` must be ${who.length ? `one of ${[...new Set(who)].join(', ')}` : 'an approver'}${gates.some((g) => !g.requesterMayApprove) ? ', and not the requester' : ''}.`,
       'Prefer the `approval` update: a refused decision comes back to you with its reason (non-zero exit).',
+      ...(signed.decisions
+        ? ['Decisions are signed with `KEY`. For the Temporal CLI, `--print-update` (the update) or `--print` (the signal)', 'prints the signed command to paste.']
+        : []),
       '',
     );
-    sh(ctl.approve(), tcli.approveUpdate(), tcli.approveSignal());
+    sh(...(signed.decisions ? [ctl.approve(), ctl.approvePrint('update'), ctl.approvePrint('signal')] : [ctl.approve(), tcli.approveUpdate(), tcli.approveSignal()]));
     p('Reject (the deploy stops, undoes anything it changed and ends `rejected`):', '');
-    sh(ctl.reject(), tcli.rejectUpdate(), tcli.rejectSignal());
-    p('A refused signal is not an error for the CLI: it is recorded in the status timeline as `signal_refused`.', '');
+    sh(...(signed.decisions ? [ctl.reject(), ctl.rejectPrint('update'), ctl.rejectPrint('signal')] : [ctl.reject(), tcli.rejectUpdate(), tcli.rejectSignal()]));
+    p(
+      'A refused signal is not an error for the CLI: it is recorded in the status timeline as `signal_refused`, and',
+      `\`deployctl status\` lists the refused decisions with who and why${signed.decisions ? ' (an unsigned `{"by":"…"}` signal is refused at this gate)' : ''}.`,
+      '',
+    );
   }
 
   // ---- list ----
@@ -183,7 +211,7 @@ export function renderRunbook(r: RunbookInput): string {
   );
   sh(ctl.rollback(), ctl.rollbackTo());
   p('With the Temporal CLI: start the previous version like any deploy.', '');
-  sh(tcli.start('$PREVIOUS'));
+  sh(signed.requests ? ctl.deployPrint('"$PREVIOUS"') : tcli.start('$PREVIOUS'));
 
   // ---- needs_intervention ----
   p(
@@ -197,12 +225,20 @@ export function renderRunbook(r: RunbookInput): string {
     '',
   );
   sh(ctl.status(), tcli.query(), tcli.show(), ...describeTarget(plan.target, plan.dataDir).inspectCommands);
-  p('Then decide, as yourself:', '', '- **retry** — after fixing the cause (disk, permissions, the target is back): runs the failed step again.');
-  sh(ctl.intervene('retry', 'freed disk on the target'), tcli.intervene('retry'));
+  const operators = plan.intervention?.operators ?? [];
+  p(
+    `Then decide, as yourself${operators.length ? ` (one of ${operators.join(', ')})` : ''}${signed.interventions ? ', signed with `KEY`' : ''}:`,
+    ...(signed.interventions ? ['(`--print` prints the signed `temporal workflow signal` to paste instead of sending it)'] : []),
+    '',
+    '- **retry** — after fixing the cause (disk, permissions, the target is back): runs the failed step again.',
+  );
+  const intervene = (action: 'retry' | 'skip' | 'abort', comment: string) =>
+    sh(ctl.intervene(action, comment), signed.interventions ? ctl.intervenePrint(action, comment) : tcli.intervene(action));
+  intervene('retry', 'freed disk on the target');
   p('- **skip** — you restored the previous release by hand: carry on as if the step had succeeded.');
-  sh(ctl.intervene('skip', 'restored the previous release by hand'), tcli.intervene('skip'));
+  intervene('skip', 'restored the previous release by hand');
   p('- **abort** — stop here: the deploy ends `failed`, the rollback incomplete; fix the environment by hand.');
-  sh(ctl.intervene('abort', 'handing over to the on-call'), tcli.intervene('abort'));
+  intervene('abort', 'handing over to the on-call');
 
   // ---- rehearsal ----
   p(

@@ -80,8 +80,8 @@ export const deploySpecSchema = z
       })
       .optional(),
     runtime: z.strictObject({
-      /** argv run from the release directory by the local target. */
-      command: argv,
+      /** argv run from the release directory by the local target; `{port}` becomes the port to listen on. */
+      command: argv.refine((a) => a.every((arg) => !/\{(?!port\})[A-Za-z][A-Za-z0-9]*\}/.test(arg)), 'may use only the {port} placeholder (the port to listen on; PORT is in the environment too)'),
       requiredConfig: z.array(configName).max(128).default([]),
     }),
     migrations: z

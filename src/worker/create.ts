@@ -1,8 +1,12 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import path from 'node:path';
 import { createActivities } from '../activities';
 import { reclaimStaleBuildDirs } from '../artifacts';
 import type { WorkerConfig } from '../config';
+import { activityMetricsInterceptor } from '../metrics/activity-metrics-interceptor';
+import { DeployMetrics } from '../metrics/deploy-metrics';
+import { visibilityInFlightCounter } from '../metrics/in-flight';
 import { Registry } from '../registry/registry';
 import { connectionOptions } from '../temporal-connection';
 
@@ -10,6 +14,8 @@ export interface DeployWorker {
   worker: Worker;
   connection: NativeConnection;
   registry: Registry;
+  /** The deploy_* series this worker records (served at /metrics on the health port). */
+  metrics: DeployMetrics;
   /** Runs until shutdown; closes the registry and the connection afterwards. */
   run(): Promise<void>;
 }
@@ -26,6 +32,9 @@ export async function createDeployWorker(o: { config: WorkerConfig; cwd?: string
   let connection: NativeConnection | undefined;
   try {
     connection = await NativeConnection.connect(await connectionOptions(config));
+    // Visibility counts (deploy_in_flight) and deploy histories (approval waits) over the worker's own connection.
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const metrics = new DeployMetrics(visibilityInFlightCounter({ client, taskQueue: config.DEPLOY_TASK_QUEUE }));
     const worker = await Worker.create({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -37,12 +46,17 @@ export async function createDeployWorker(o: { config: WorkerConfig; cwd?: string
       ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
       ...(config.WORKER_IDENTITY ? { identity: config.WORKER_IDENTITY } : {}),
       ...o.extra,
+      interceptors: {
+        ...o.extra?.interceptors,
+        activity: [activityMetricsInterceptor(metrics, { client }), ...(o.extra?.interceptors?.activity ?? [])],
+      },
     });
     const conn = connection;
     return {
       worker,
       connection: conn,
       registry,
+      metrics,
       run: async () => {
         try {
           await worker.run();

@@ -1,6 +1,8 @@
-import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { DefaultLogger } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../config';
-import { createDeployWorker } from './create';
+import { installRuntimeWithSdkMetrics } from '../metrics/sdk-metrics';
+import { createDeployWorker, type DeployWorker } from './create';
+import { HealthPortError } from './health-port';
 import { startHealthServer } from './health-server';
 
 /**
@@ -18,17 +20,37 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO') });
-  const w = await createDeployWorker({ config, workflowBundlePath: process.env.DEPLOY_WORKFLOW_BUNDLE });
-  const health = await startHealthServer(w, config.WORKER_HEALTH_PORT);
-  const addr = health.address();
+  const sdkMetrics = await installRuntimeWithSdkMetrics(new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'));
+  let w: DeployWorker | undefined;
+  let health;
+  try {
+    health = await startHealthServer(() => w, {
+      port: config.WORKER_HEALTH_PORT,
+      // Only the default port gives way to the next free one; a port the operator chose is used or refused.
+      explicit: (process.env.WORKER_HEALTH_PORT ?? '').trim() !== '',
+      log: (line) => console.log(line),
+      sdkMetrics,
+    });
+  } catch (err) {
+    if (err instanceof HealthPortError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  try {
+    w = await createDeployWorker({ config, workflowBundlePath: process.env.DEPLOY_WORKFLOW_BUNDLE });
+  } catch (err) {
+    health.server.close();
+    throw err;
+  }
   console.log(
-    `worker ready: task queue "${config.DEPLOY_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); health on http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : config.WORKER_HEALTH_PORT}/readyz`,
+    `worker ready: task queue "${config.DEPLOY_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); health on http://127.0.0.1:${health.port}/readyz, metrics on http://127.0.0.1:${health.port}/metrics`,
   );
   try {
     await w.run();
   } finally {
-    health.close();
+    health.server.close();
     console.log('worker stopped');
   }
 }

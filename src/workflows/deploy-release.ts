@@ -36,7 +36,8 @@ const planActivities = proxyActivities<Activities>({
  * every clock is Temporal's.
  */
 export async function deployRelease(input: unknown): Promise<DeployResult> {
-  const deploy = new DeployState(workflowInfo());
+  const info = workflowInfo();
+  const deploy = new DeployState({ workflowId: info.workflowId, runId: info.runId });
   const gates = new ApprovalGates(deploy);
   const saga = new Saga(deploy);
   installHandlers(deploy, gates, saga);

@@ -39,8 +39,8 @@ export interface DeployWorld {
   /** Starts an in-process worker (bundling the workflow code) unless one is running. */
   startWorker(): Promise<DeployWorker>;
   stopWorker(): Promise<void>;
-  /** Starts `npm run worker` as a real process (for crash tests). */
-  spawnWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
+  /** Starts `npm run worker` as a real process (for crash tests); an `undefined` in extraEnv unsets that variable. */
+  spawnWorker(extraEnv?: Record<string, string | undefined>): Promise<ChildProcess>;
   /** Everything a spawned worker wrote to stdout and stderr so far (kept for the whole run). */
   workerOutput(child: ChildProcess): string;
   /** Starts a deploy; the request is signed with the requester's demo key when there is one. */

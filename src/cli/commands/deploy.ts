@@ -1,16 +1,22 @@
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { Command } from 'commander';
+import { REQUEST_MAX_AGE_MS } from '../../activities/plan';
 import { DeployAlreadyRunning, startDeploy } from '../../client/deploys';
+import { deployRequestStatement } from '../../client/signing';
 import { deployWorkflowId } from '../../names';
 import { loadSpec, resolvePlan } from '../../spec/load';
 import { deployInputSchema, type DeployInput, type DeploySpec } from '../../spec/schema';
+import { describeRequestStatement } from '../../trust/statement';
+import { WORKFLOW_TYPE } from '../../workflows/definitions';
 import type { CliContext } from '../context';
 import { firstLine } from '../context';
 import { CliError, usageError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { followDeploy } from '../follow';
+import { formatTime } from '../format';
 import { bindAction, type CommandSpec, type ProgramOptions } from '../program';
-import { defaultPerson, showValue } from '../validate';
+import { printCommand, signWithKey, temporalCommand } from '../signing';
+import { checkKeyFile, defaultPerson, showValue } from '../validate';
 
 const OPTION_FOR_FIELD: Record<string, string> = { spec: '<spec>', environment: '--env', version: '--version', requestedBy: '--by', reason: '--reason' };
 
@@ -20,7 +26,8 @@ export function parseDeployRequest(
   p: ProgramOptions,
   command: string,
 ): DeployInput {
-  const requestedBy = o.by ?? defaultPerson(p.env);
+  const fallback = o.by === undefined ? defaultPerson(p.env) : undefined;
+  const requestedBy = o.by ?? fallback?.name;
   const raw = { spec: o.spec, environment: o.env, version: o.version, requestedBy, ...(o.reason !== undefined ? { reason: o.reason } : {}) };
   const parsed = deployInputSchema.safeParse(raw);
   if (!parsed.success) {
@@ -29,8 +36,8 @@ export function parseDeployRequest(
       const field = String(i.path[0] ?? '');
       const label = OPTION_FOR_FIELD[field] ?? field;
       const value = (raw as Record<string, unknown>)[field];
-      if (field === 'requestedBy' && value === undefined) return '--by: not given and $USER is not set; pass --by <your login>';
-      const hint = field === 'requestedBy' && o.by === undefined ? ' (taken from $USER; pass --by <your login>)' : '';
+      if (field === 'requestedBy' && value === undefined) return '--by: not given, and neither $USER nor the OS user name is known; pass --by <your login>';
+      const hint = field === 'requestedBy' && fallback ? ` (taken from ${fallback.source}; pass --by <your login>)` : '';
       return `${label}: ${typeof value === 'string' ? `${showValue(value)} ` : ''}${i.message}${hint}`;
     });
     throw usageError(`${problems.join('; ')} (see deployctl ${command} --help)`);
@@ -55,6 +62,51 @@ export async function loadSpecForEnvironment(specPath: string, environment: stri
 /** Gates the plan will hold, as resolvePlan decides them (production is gated by default). */
 export function gatesOf(spec: DeploySpec, input: DeployInput) {
   return resolvePlan({ spec, specSource: String(input.spec), specSha256: '', input, cwd: '/', dataDir: '.', live: null, previouslyLive: false }).gates;
+}
+
+/**
+ * A deploy request to an environment with a signed gate must be signed by its requester (the plan refuses
+ * it otherwise): signs it with `key`, so the input gains requestedAt and signature. Without a key there,
+ * exits 2 before anything starts, saying how to sign.
+ */
+export async function signRequestIfNeeded(ctx: CliContext, input: DeployInput, spec: DeploySpec, key: string | undefined, command: string): Promise<DeployInput> {
+  const signedGate = gatesOf(spec, input).find((g) => g.signed);
+  if (!signedGate) {
+    if (key) ctx.io.err(`note: ${input.environment} has no signed gate, so the request needs no signature; --key was not used`);
+    return input;
+  }
+  if (typeof input.spec !== 'string') throw usageError('<spec>: a signed request names its spec by path, not inline');
+  if (!key) {
+    throw usageError(
+      `--key: ${input.environment} has a signed approval gate (before ${signedGate.before}), so the deploy request must be signed by ${input.requestedBy}'s key in the spec's trust.allowedSigners. ` +
+        `Pass --key <your private key> (or its .pub when the key is loaded in ssh-agent). To sign elsewhere: deployctl statement ${spec.service} --env ${input.environment} --request ` +
+        `--version ${input.version} --by ${input.requestedBy} --spec ${input.spec} (see deployctl ${command} --help)`,
+    );
+  }
+  const workflowId = deployWorkflowId(spec.service, input.environment);
+  let statement: string;
+  let requestedAt: string;
+  let what: string;
+  try {
+    ({ statement, requestedAt } = deployRequestStatement({ ...input, spec: input.spec }, workflowId, spec.service));
+    what = describeRequestStatement({ workflowId, service: spec.service, environment: input.environment, version: input.version, spec: input.spec, requestedBy: input.requestedBy, requestedAt });
+  } catch (err) {
+    throw usageError(`the request cannot be signed: ${firstLine(err)}`);
+  }
+  const signature = await signWithKey(ctx, { statement, keyFile: key, what });
+  return { ...input, requestedAt, signature };
+}
+
+/** `temporal workflow start` of exactly this input (the contract's form), for `--print`. */
+export function printStart(ctx: CliContext, input: DeployInput, spec: DeploySpec): number {
+  const workflowId = deployWorkflowId(spec.service, input.environment);
+  const printed = temporalCommand(ctx, ['workflow', 'start'], ['--task-queue', ctx.config.DEPLOY_TASK_QUEUE, '--type', WORKFLOW_TYPE, '--workflow-id', workflowId, '--input', JSON.stringify(input)]);
+  printCommand(ctx, printed, { workflowId, input });
+  if (input.requestedAt && !ctx.json) {
+    const until = formatTime(new Date(Date.parse(input.requestedAt) + REQUEST_MAX_AGE_MS));
+    ctx.io.err(`the signed request is accepted until ${until} (${REQUEST_MAX_AGE_MS / 60_000} minutes after signing); sign again after that`);
+  }
+  return ExitCode.ok;
 }
 
 /** Starts the deploy and prints how to watch it; `--follow` turns this into a live view with an outcome exit code. */
@@ -115,15 +167,25 @@ export async function startAndReport(ctx: CliContext, input: DeployInput, spec: 
 interface DeployRequest {
   input: DeployInput;
   follow: boolean;
+  key?: string;
+  print?: boolean;
 }
 
 const deploySpec = (cwd: string): CommandSpec<DeployRequest> => ({
   parse([spec], opts, p) {
-    return { input: parseDeployRequest({ spec: spec!, env: opts.env, version: opts.version, by: opts.by, reason: opts.reason }, p, 'deploy'), follow: Boolean(opts.follow) };
+    if (opts.print && opts.follow) throw usageError('--print and --follow: --print only prints the command, there is nothing to follow (see deployctl deploy --help)');
+    return {
+      input: parseDeployRequest({ spec: spec!, env: opts.env, version: opts.version, by: opts.by, reason: opts.reason }, p, 'deploy'),
+      follow: Boolean(opts.follow),
+      key: checkKeyFile(opts.key, p.cwd, 'deploy'),
+      ...(opts.print ? { print: true } : {}),
+    };
   },
   async execute(ctx, r) {
     const spec = await loadSpecForEnvironment(r.input.spec as string, r.input.environment, cwd);
-    return startAndReport(ctx, r.input, spec, { follow: r.follow, cwd, verb: 'started deploy of' });
+    const input = await signRequestIfNeeded(ctx, r.input, spec, r.key, 'deploy');
+    if (r.print) return printStart(ctx, input, spec);
+    return startAndReport(ctx, input, spec, { follow: r.follow, cwd, verb: 'started deploy of' });
   },
 });
 
@@ -133,18 +195,26 @@ export function registerDeploy(cmd: Command, p: ProgramOptions): Command {
     .argument('<spec>', 'the deploy spec (YAML/JSON); the worker resolves a relative path against ITS working directory')
     .requiredOption('--env <environment>', 'environment in the spec, e.g. staging')
     .requiredOption('--version <version>', 'the release: a git tag or commit of the service source, e.g. 1.1.0')
-    .option('--by <name>', 'who requests it, recorded as requestedBy (default: $USER)')
+    .option('--by <name>', 'who requests it, recorded as requestedBy (default: $USER, then the OS user name)')
     .option('--reason <text>', 'free text kept with the deploy (why this release)')
+    .option('--key <file>', 'your SSH private key (or its .pub when the key is in ssh-agent): signs the request; required for an environment with a signed gate')
     .option('--follow', 'show live progress and exit with a code for the outcome')
+    .option('--print', 'print the `temporal workflow start` command (signed with --key where needed) instead of starting')
     .addHelpText(
       'after',
       `
 The input is checked locally with the workflow's own schemas before anything starts. Only one deploy per
 service and environment runs at a time (workflow ID deploy-<service>-<environment>); starting a second exits 3.
 
+An environment whose gate is signed (production in the example) takes only requests signed by the
+requester: with --key the input gains requestedAt (now) and signature, by ssh-keygen -Y sign -n deploy over
+the request statement (deployctl statement --request prints it). The worker refuses a request signed more
+than ${REQUEST_MAX_AGE_MS / 60_000} minutes before the deploy starts. Without --key there: exit 2; a key that cannot sign: exit 7.
+
 Examples:
   deployctl deploy examples/hello-service/deploy.yaml --env staging --version 1.1.0 --follow
-  deployctl deploy examples/hello-service/deploy.yaml --env production --version 1.1.0 --by carol --reason "greeting locales"`,
+  deployctl deploy examples/hello-service/deploy.yaml --env production --version 1.1.0 --by carol --key ~/.ssh/id_ed25519 --reason "greeting locales"
+  deployctl deploy examples/hello-service/deploy.yaml --env production --version 1.1.0 --by carol --key .data/keys/carol --print`,
     );
   return bindAction(cmd, deploySpec(p.cwd), p);
 }

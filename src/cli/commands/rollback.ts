@@ -7,8 +7,8 @@ import { CliError, usageError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { formatTime } from '../format';
 import { bindAction, type CommandSpec, type ProgramOptions } from '../program';
-import { checkEnvironment, checkFreeText, checkPerson, checkService, checkVersion, defaultPerson } from '../validate';
-import { loadSpecForEnvironment, startAndReport } from './deploy';
+import { checkEnvironment, checkFreeText, checkKeyFile, checkPersonOrDefault, checkService, checkVersion } from '../validate';
+import { loadSpecForEnvironment, signRequestIfNeeded, startAndReport } from './deploy';
 
 interface RollbackRequest {
   service: string;
@@ -18,6 +18,7 @@ interface RollbackRequest {
   by: string;
   reason?: string;
   follow: boolean;
+  key?: string;
 }
 
 export interface RollbackChoice {
@@ -67,13 +68,14 @@ async function rollback(ctx: CliContext, r: RollbackRequest, cwd: string): Promi
     rows = [];
   }
   const { live, target } = chooseRollbackTarget(rows, r.service, r.environment, r.to);
-  const input = deployInputSchema.parse({
+  const unsigned = deployInputSchema.parse({
     spec: r.spec,
     environment: r.environment,
     version: target.version,
     requestedBy: r.by,
     reason: r.reason ?? `rollback from ${live.version} to ${target.version}`,
   });
+  const input = await signRequestIfNeeded(ctx, unsigned, spec, r.key, 'rollback');
   if (!ctx.json) {
     ctx.io.out(`rolling ${r.service} in ${r.environment} back: ${live.version} (live since ${formatTime(live.liveAt)}) → ${target.version} (live ${formatTime(target.liveAt)} – ${formatTime(target.endedAt)})`);
     ctx.io.out(
@@ -90,17 +92,16 @@ async function rollback(ctx: CliContext, r: RollbackRequest, cwd: string): Promi
 
 const rollbackSpec = (cwd: string): CommandSpec<RollbackRequest> => ({
   parse([service], opts, p) {
-    const by = opts.by ?? defaultPerson(p.env);
-    if (by === undefined) throw usageError('--by: not given and $USER is not set; pass --by <your login> (see deployctl rollback --help)');
     if (typeof opts.spec !== 'string' || !/\.(ya?ml|json)$/.test(opts.spec)) throw usageError(`--spec: ${JSON.stringify(opts.spec)} must be a .yaml, .yml or .json spec file (see deployctl rollback --help)`);
     return {
       service: checkService(service, 'rollback'),
       environment: checkEnvironment(opts.env, 'rollback'),
       to: opts.to === undefined ? undefined : checkVersion(opts.to, 'rollback', '--to'),
       spec: opts.spec,
-      by: checkPerson(by, 'rollback'),
+      by: checkPersonOrDefault(opts.by, p.env, 'rollback'),
       reason: checkFreeText(opts.reason, '--reason', 'rollback'),
       follow: Boolean(opts.follow),
+      key: checkKeyFile(opts.key, p.cwd, 'rollback'),
     };
   },
   execute: (ctx, r) => rollback(ctx, r, cwd),
@@ -113,7 +114,8 @@ export function registerRollback(cmd: Command, p: ProgramOptions): Command {
     .requiredOption('--env <environment>', 'environment to roll back')
     .requiredOption('--spec <path>', 'the service deploy spec (as for deploy)')
     .option('--to <version>', 'the version to go back to (default: the release that was live before the current one)')
-    .option('--by <name>', 'who requests it (default: $USER)')
+    .option('--by <name>', 'who requests it (default: $USER, then the OS user name)')
+    .option('--key <file>', 'your SSH private key (or its .pub in ssh-agent): signs the request, required where the gate is signed')
     .option('--reason <text>', 'why (default: "rollback from <live> to <target>")')
     .option('--follow', 'show live progress and exit with a code for the outcome')
     .addHelpText(
@@ -125,7 +127,7 @@ A version older than an applied contract migration is refused by the pre-checks.
 
 Example:
   deployctl rollback hello-service --env staging --spec examples/hello-service/deploy.yaml --follow
-  deployctl rollback hello-service --env production --spec examples/hello-service/deploy.yaml --to 1.0.0`,
+  deployctl rollback hello-service --env production --spec examples/hello-service/deploy.yaml --to 1.0.0 --key ~/.ssh/id_ed25519`,
     );
   return bindAction(cmd, rollbackSpec(p.cwd), p);
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { attr, describeDeploy, fetchOutcome, isRunning, queryStatus } from '../deploy-state';
 import { ExitCode } from '../exit-codes';
-import { formatDuration, formatTime, renderResult, renderStatusView } from '../format';
+import { formatDuration, formatTime, oneLine, refusedDecisions, renderResult, renderStatusView } from '../format';
 import { bindAction, type CommandSpec, type ProgramOptions } from '../program';
 import { checkEnvironment, checkService } from '../validate';
 
@@ -31,7 +31,8 @@ async function status(ctx: CliContext, r: StatusRequest): Promise<number> {
     uiUrl,
   };
   if (ctx.json) {
-    ctx.io.out(JSON.stringify({ ...header, status: view ?? null, outcome: outcome ?? null }));
+    const refused = refusedDecisions(view?.timeline ?? outcome?.result?.timeline ?? []);
+    ctx.io.out(JSON.stringify({ ...header, status: view ?? null, outcome: outcome ?? null, refusedDecisions: { count: refused.length, last: refused.slice(-3) } }));
     return ExitCode.ok;
   }
   const took = formatDuration((d.closeTime ?? new Date()).getTime() - d.startTime.getTime());
@@ -42,13 +43,13 @@ async function status(ctx: CliContext, r: StatusRequest): Promise<number> {
       for (const line of renderStatusView(view)) ctx.io.out(line);
     } else {
       ctx.io.out(
-        `${attr(d, 'status') ?? 'running'} at stage ${attr(d, 'stage') ?? '?'} (from search attributes: no worker answered the status query — is one polling task queue "${ctx.config.DEPLOY_TASK_QUEUE}"?)`,
+        `${oneLine(attr(d, 'status') ?? 'running', 40)} at stage ${oneLine(attr(d, 'stage') ?? '?', 64)} (from search attributes: no worker answered the status query — is one polling task queue "${ctx.config.DEPLOY_TASK_QUEUE}"?)`,
       );
     }
   } else if (outcome) {
     ctx.io.out('no deploy is running; the last one:');
     if (outcome.result) for (const line of renderResult(outcome.result, { timelineTail: 6 })) ctx.io.out(line);
-    else ctx.io.out(`${attr(d, 'version') ?? '?'}: ${outcome.outcome}${outcome.reason ? ` — ${outcome.reason}` : ''}`);
+    else ctx.io.out(`${oneLine(attr(d, 'version') ?? '?', 64)}: ${oneLine(outcome.outcome, 40)}${outcome.reason ? ` — ${oneLine(outcome.reason)}` : ''}`);
   }
   ctx.io.out(`Web UI: ${uiUrl}`);
   return ExitCode.ok;
@@ -69,6 +70,11 @@ export function registerStatus(cmd: Command, p: ProgramOptions): Command {
     .addHelpText(
       'after',
       `
+Each decision is shown with its signer, key fingerprint (SHA256:…, as ssh-keygen -lf prints it) and what
+was signed; decisions the deploy refused (unsigned, a signature that does not verify, not an approver) are
+counted and the last few shown with who and why. Text from payloads is printed with control characters,
+escape sequences and bidi overrides removed.
+
 Example:
   deployctl status hello-service --env production
   temporal workflow query --workflow-id deploy-hello-service-production --name status`,

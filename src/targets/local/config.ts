@@ -55,6 +55,8 @@ export interface LocalLayout {
   currentLink: string;
   stateFile: string;
   pidFile: string;
+  /** Written before a release process is spawned, removed once its pid is in the pidfile. */
+  startFile: string;
   logsDir: string;
 }
 
@@ -65,6 +67,7 @@ export function localLayout(root: string): LocalLayout {
     currentLink: path.join(root, 'current'),
     stateFile: path.join(root, 'deploy-state.json'),
     pidFile: path.join(root, 'service.pid'),
+    startFile: path.join(root, 'service.starting.json'),
     logsDir: path.join(root, 'logs'),
   };
 }

@@ -1,11 +1,12 @@
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailureType, refuse } from '../../errors';
 import type { LocalLayout } from './config';
 import { readJsonFile, writeFileAtomic } from '../transition-state';
+import { HAS_PROC, portOwners, targetProcessGroups, type ProcessIdentity, type TargetProcessGroup } from './ownership';
 
 /** service.pid: enough to tell our process from an unrelated one that later got the same pid. */
 export interface PidFile {
@@ -21,7 +22,6 @@ export interface LiveProcess {
   releaseId: string;
 }
 
-const HAS_PROC = existsSync('/proc/self/stat');
 const POLL_MS = 50;
 const KILL_WAIT_MS = 5000;
 
@@ -78,7 +78,8 @@ async function waitForExit(pid: number, startTicks: string, timeoutMs: number): 
 
 /**
  * Stops the supervised process: SIGTERM to its process group, up to `stopTimeoutMs` to exit, then SIGKILL.
- * A pidfile naming a process that is gone or not ours is just removed.
+ * A pidfile naming a process that is gone or not ours is just removed. Process groups this target started
+ * that no pidfile names (a worker killed between spawning a release and recording it) are stopped too.
  */
 export async function stopServiceProcess(
   layout: LocalLayout,
@@ -88,21 +89,89 @@ export async function stopServiceProcess(
   const pidFile = await readJsonFile<PidFile>(layout.pidFile);
   const live = await liveServiceProcess(layout);
   if (pidFile && live) {
-    const { pid, startTicks } = pidFile;
-    report(`stopping pid ${pid} (release ${live.releaseId}) with SIGTERM, waiting up to ${stopTimeoutMs} ms`);
-    signalGroup(pid, 'SIGTERM');
-    if (!(await waitForExit(pid, startTicks, stopTimeoutMs))) {
-      report(`pid ${pid} still running after ${stopTimeoutMs} ms; sending SIGKILL`);
-      signalGroup(pid, 'SIGKILL');
-      if (!(await waitForExit(pid, startTicks, KILL_WAIT_MS))) {
-        throw new Error(`pid ${pid} (release ${live.releaseId}) survived SIGKILL for ${KILL_WAIT_MS} ms; retrying`);
-      }
-    }
-    // Children that outlived their leader would keep the port; the group id cannot be reused while they exist.
-    signalGroup(pid, 'SIGKILL');
-    report(`pid ${pid} stopped`);
+    await stopGroup(pidFile.pid, [{ pid: pidFile.pid, startTicks: pidFile.startTicks }], `pid ${pidFile.pid} (release ${live.releaseId})`, stopTimeoutMs, report);
   }
   await fs.rm(layout.pidFile, { force: true });
+  for (const orphan of targetProcessGroups(layout.releasesDir)) {
+    await stopGroup(orphan.pgrp, orphan.members, `unrecorded process group ${orphan.pgrp} (release ${orphan.releaseId})`, stopTimeoutMs, report);
+  }
+  await fs.rm(layout.startFile, { force: true });
+}
+
+async function stopGroup(
+  pgrp: number,
+  members: { pid: number; startTicks: string }[],
+  what: string,
+  stopTimeoutMs: number,
+  report: (msg: string) => void,
+): Promise<void> {
+  // One deadline for the whole group: its members exit together on the group signal.
+  const allGone = async (timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (const m of members) if (!(await waitForExit(m.pid, m.startTicks, Math.max(0, deadline - Date.now())))) return false;
+    return true;
+  };
+  report(`stopping ${what} with SIGTERM, waiting up to ${stopTimeoutMs} ms`);
+  signalGroup(pgrp, 'SIGTERM');
+  if (!(await allGone(stopTimeoutMs))) {
+    report(`${what} still running after ${stopTimeoutMs} ms; sending SIGKILL`);
+    signalGroup(pgrp, 'SIGKILL');
+    if (!(await allGone(KILL_WAIT_MS))) {
+      throw new Error(`${what} survived SIGKILL for ${KILL_WAIT_MS} ms; retrying`);
+    }
+  }
+  // Children that outlived their leader would keep the port; the group id cannot be reused while they exist.
+  signalGroup(pgrp, 'SIGKILL');
+  report(`${what} stopped`);
+}
+
+/** service.starting.json: a start that was requested; its pid reaches the pidfile only after the spawn. */
+export interface StartIntent {
+  releaseId: string;
+  requestedAt: string;
+  /** The worker process that spawns it. */
+  byPid: number;
+}
+
+/**
+ * The release process of this target, reconciled with what really runs: the pidfile's process if it is
+ * alive; otherwise a release process this target started but never recorded (its worker was killed between
+ * the spawn and the pidfile) running `currentReleaseId` is adopted: it gets the pidfile. Every other process
+ * group this target started is stopped, so at most one release runs. `adopted` says the start of the
+ * returned process was never confirmed.
+ */
+export async function reconcileServiceProcess(
+  layout: LocalLayout,
+  currentReleaseId: string | null,
+  stopTimeoutMs: number,
+  report: (msg: string) => void,
+): Promise<{ live: LiveProcess | null; adopted: boolean }> {
+  const [recorded, intent] = await Promise.all([liveServiceProcess(layout), readJsonFile<StartIntent>(layout.startFile)]);
+  let adopted: (TargetProcessGroup & { leader: ProcessIdentity }) | null = null;
+  for (const group of targetProcessGroups(layout.releasesDir)) {
+    if (recorded && group.pgrp === recorded.pid) continue;
+    if (!recorded && !adopted && group.leader && group.releaseId === currentReleaseId) {
+      adopted = group as TargetProcessGroup & { leader: ProcessIdentity };
+      continue;
+    }
+    await stopGroup(group.pgrp, group.members, `unrecorded process group ${group.pgrp} (release ${group.releaseId})`, stopTimeoutMs, report);
+  }
+  if (adopted) {
+    const { leader } = adopted;
+    const record: PidFile = {
+      pid: leader.pid,
+      releaseId: adopted.releaseId,
+      startTicks: leader.startTicks,
+      startedAt: intent?.releaseId === adopted.releaseId ? intent.requestedAt : new Date().toISOString(),
+    };
+    await writeFileAtomic(layout.pidFile, JSON.stringify(record, null, 2) + '\n');
+    report(`adopted pid ${leader.pid} (release ${adopted.releaseId}), started by this target but never recorded`);
+  } else if (intent && !recorded) {
+    report(`the start of release ${intent.releaseId} requested at ${intent.requestedAt} left no running process`);
+  }
+  await fs.rm(layout.startFile, { force: true });
+  if (adopted) return { live: { pid: adopted.leader.pid, releaseId: adopted.releaseId }, adopted: true };
+  return { live: recorded, adopted: false };
 }
 
 export interface StartRequest {
@@ -125,7 +194,12 @@ export async function startServiceProcess(
   await fs.mkdir(layout.logsDir, { recursive: true });
   const logFile = path.join(layout.logsDir, `${request.releaseId}.log`);
   const log = await fs.open(logFile, 'a', 0o600);
-  const [file, ...args] = request.command as [string, ...string[]];
+  // `{port}` in runtime.command is the port the release must listen on (it also gets PORT in its environment).
+  const [file, ...args] = request.command.map((arg) => arg.replaceAll('{port}', String(request.port))) as [string, ...string[]];
+  // Recorded before the spawn: a worker killed before the pidfile is written leaves this and a process whose
+  // environment and working directory say it is this target's (see adoptUnrecordedRelease).
+  const intent: StartIntent = { releaseId: request.releaseId, requestedAt: new Date().toISOString(), byPid: process.pid };
+  await writeFileAtomic(layout.startFile, JSON.stringify(intent, null, 2) + '\n');
   let pid: number;
   try {
     await log.write(`--- ${new Date().toISOString()} starting release ${request.releaseId}: ${JSON.stringify(request.command)}\n`);
@@ -163,28 +237,48 @@ export async function startServiceProcess(
     startedAt: new Date().toISOString(),
   };
   await writeFileAtomic(layout.pidFile, JSON.stringify(record, null, 2) + '\n');
+  await fs.rm(layout.startFile, { force: true });
   report(`started pid ${pid} for release ${request.releaseId} (log ${logFile})`);
   return pid;
 }
 
 /**
- * Waits until the started release accepts TCP connections on its port: a release that is up but not yet
- * listening must not be judged by the health analysis, and one that exits or never listens failed to start.
+ * Waits until the started release listens on its port: a release that is up but not yet listening must not
+ * be judged by the health analysis, and one that exits or never listens failed to start. With /proc the
+ * listening socket must be held by the release's own process group (`pid` leads it): a process that took
+ * the port between the free-port check and the start would otherwise be judged in the release's place. The
+ * release is then stopped and the deploy refused, naming that process.
  */
 export async function waitUntilListening(
   layout: LocalLayout,
-  o: { pid: number; port: number; releaseId: string; timeoutMs: number },
+  o: { pid: number; port: number; releaseId: string; timeoutMs: number; stopTimeoutMs: number },
   report: (msg: string) => void,
 ): Promise<void> {
   const deadline = Date.now() + o.timeoutMs;
   const logFile = path.join(layout.logsDir, `${o.releaseId}.log`);
   for (;;) {
-    if (await acceptsConnections(o.port)) {
+    if (HAS_PROC) {
+      const owners = portOwners(o.port);
+      const stranger = owners.holders.find((h) => h.pgrp !== o.pid);
+      if (stranger) {
+        report(`port ${o.port} is held by pid ${stranger.pid} (${stranger.command}), not by release ${o.releaseId}; stopping the release`);
+        await stopServiceProcess(layout, o.stopTimeoutMs, report);
+        throw refuse(
+          FailureType.TargetCommandFailed,
+          `port ${o.port} is in use by a process that is not this target's release: pid ${stranger.pid} (${stranger.command}) took it before release ${o.releaseId} could listen; the release was stopped. Stop that process or change target.port, then deploy again`,
+        );
+      }
+      if (owners.holders.length > 0 && owners.unattributed === 0) {
+        report(`release ${o.releaseId} listens on port ${o.port} (process group ${o.pid})`);
+        return;
+      }
+    } else if (await acceptsConnections(o.port)) {
       report(`release ${o.releaseId} accepts connections on port ${o.port}`);
       return;
     }
     if (!(await stillRunning(o.pid))) {
-      throw refuse(FailureType.TargetCommandFailed, `release ${o.releaseId} exited before accepting connections on port ${o.port}; see its log ${logFile}`);
+      const held = HAS_PROC && portOwners(o.port).listening > 0 ? ` (port ${o.port} is held by a process this worker cannot inspect; see \`ss -ltnp\`)` : '';
+      throw refuse(FailureType.TargetCommandFailed, `release ${o.releaseId} exited before accepting connections on port ${o.port}${held}; see its log ${logFile}`);
     }
     if (Date.now() > deadline) {
       throw refuse(
@@ -192,7 +286,7 @@ export async function waitUntilListening(
         `release ${o.releaseId} did not accept connections on port ${o.port} within ${o.timeoutMs} ms; see its log ${logFile}, or raise target.startTimeoutMs`,
       );
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(POLL_MS);
   }
 }
 
@@ -205,12 +299,14 @@ export async function ensurePortFree(port: number, timeoutMs: number): Promise<v
   const deadline = Date.now() + timeoutMs;
   while (await acceptsConnections(port)) {
     if (Date.now() > deadline) {
+      const holder = HAS_PROC ? portOwners(port).holders[0] : undefined;
+      const who = holder ? ` (pid ${holder.pid}: ${holder.command})` : '';
       throw refuse(
         FailureType.TargetCommandFailed,
-        `port ${port} is in use by a process that is not this target's release; stop it (e.g. \`ss -ltnp | grep :${port}\`) or change target.port`,
+        `port ${port} is in use by a process that is not this target's release${who}; stop it (e.g. \`ss -ltnp | grep :${port}\`) or change target.port`,
       );
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

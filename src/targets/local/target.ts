@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { unpackArtifact } from '../../artifacts';
 import { FailureType, refuse } from '../../errors';
 import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './config';
-import { ensurePortFree, liveServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
+import { ensurePortFree, liveServiceProcess, reconcileServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
 import {
   pruneReleases,
   readCurrentRelease,
@@ -15,7 +15,7 @@ import {
   type Unpacker,
 } from './releases';
 import { validateRelease, validateRollbackTarget } from '../release-id';
-import { previousFor, readTransitionState, writeTransitionState } from '../transition-state';
+import { isUnfinished, previousFor, readTransitionState, writeTransitionState } from '../transition-state';
 import type { CurrentRelease, DeployOutcome, RollbackOutcome, Target, TargetStatus } from '../types';
 
 export interface LocalTargetDependencies {
@@ -79,14 +79,19 @@ async function activate(
   runtimeEnv: Record<string, string>,
   report: (msg: string) => void,
 ): Promise<{ noop: boolean; previous: CurrentRelease | null }> {
-  const [current, live, state] = await Promise.all([
-    readCurrentRelease(layout),
-    liveServiceProcess(layout),
-    readTransitionState(layout.stateFile),
-  ]);
+  const [current, state] = await Promise.all([readCurrentRelease(layout), readTransitionState(layout.stateFile)]);
   const previous = previousFor(next, current, state);
+  // A process this target started may run unrecorded (its worker was killed right after the spawn): the one
+  // running `current` is taken over (it was started after `current` was swapped), any other is stopped.
+  const { live, adopted } = await reconcileServiceProcess(layout, current?.releaseId ?? null, settings.stopTimeoutMs, report);
 
   if (current?.releaseId === next.releaseId && live?.releaseId === next.releaseId) {
+    if (adopted) {
+      // Its start was never confirmed: it must still prove it listens, as a freshly started release does.
+      await waitUntilListening(layout, readiness(settings, live.pid, next.releaseId), report);
+      if (state && isUnfinished(next, state)) await writeTransitionState(layout.stateFile, { ...state, completed: true });
+      return { noop: false, previous };
+    }
     report(`release ${next.releaseId} is already current and running as pid ${live.pid}; nothing to do`);
     return { noop: true, previous };
   }
@@ -104,13 +109,17 @@ async function activate(
     { releaseId: next.releaseId, command: settings.command, port: settings.port, runtimeEnv },
     report,
   );
-  await waitUntilListening(layout, { pid, port: settings.port, releaseId: next.releaseId, timeoutMs: settings.startTimeoutMs }, report);
+  await waitUntilListening(layout, readiness(settings, pid, next.releaseId), report);
   await writeTransitionState(layout.stateFile, { previous, next, completed: true, startedAt });
 
   const keep = [next.releaseId, ...(previous ? [previous.releaseId] : [])];
   const removed = await pruneReleases(layout, settings.keepReleases, keep);
   if (removed.length > 0) report(`pruned old releases: ${removed.join(', ')}`);
   return { noop: false, previous };
+}
+
+function readiness(settings: LocalTargetSettings, pid: number, releaseId: string) {
+  return { pid, port: settings.port, releaseId, timeoutMs: settings.startTimeoutMs, stopTimeoutMs: settings.stopTimeoutMs };
 }
 
 /** Rollback to nothing (the first deploy failed): stop the service and remove `current`. */
