@@ -108,6 +108,7 @@ async function main(): Promise<number> {
     out('  --stop   stop a stack left running by --keep');
     return unknown.length > 0 ? 2 : 0;
   }
+  forgetCallersTemporalSettings();
   if (args.includes('--stop')) return stopKeptStack();
   keep = args.includes('--keep');
   process.on('SIGINT', () => void interrupt('SIGINT'));
@@ -703,13 +704,23 @@ function uiLink(uiUrl: string | undefined, workflowId: string, runId: string): s
   return `${base}/namespaces/default/workflows/${workflowId}/${runId}/history`;
 }
 
+/**
+ * The demo runs its own stack: settings in the caller's shell that point the Temporal CLI and SDK elsewhere
+ * (TEMPORAL_ADDRESS for Temporal Cloud, an API key, TLS files, a profile) must not reach what it runs.
+ */
+function forgetCallersTemporalSettings(): void {
+  const ignored = Object.keys(process.env).filter((k) => k.startsWith('TEMPORAL_') && k !== 'TEMPORAL_CLI');
+  for (const key of ignored) delete process.env[key];
+  if (ignored.length > 0) out(`Ignoring ${ignored.sort().join(', ')} from your shell: the demo talks only to the stack it starts.`);
+}
+
 function addressArgs(address: string): string[] {
-  // The CLI's default is 127.0.0.1:7233; any other needs --address, and the printed command says so.
-  return address === '127.0.0.1:7233' ? [] : ['--address', address];
+  // Always named: a printed command pasted into a shell whose TEMPORAL_ADDRESS points elsewhere still reaches the demo's stack.
+  return ['--address', address];
 }
 
 function addressFlag(address: string): string {
-  return addressArgs(address).length ? ` --address ${address}` : '';
+  return ` --address ${address}`;
 }
 
 /** Quotes for a POSIX shell, so a printed command can be pasted as is. */

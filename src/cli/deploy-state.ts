@@ -20,8 +20,9 @@ export async function describeDeploy(ctx: CliContext, service: string, environme
   const client: Client = await ctx.temporal();
   const workflowId = deployWorkflowId(service, environment);
   const handle = client.workflow.getHandle(workflowId);
+  let description: WorkflowExecutionDescription;
   try {
-    return { handle, description: await handle.describe() };
+    description = await handle.describe();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
       throw new CliError(
@@ -32,6 +33,16 @@ export async function describeDeploy(ctx: CliContext, service: string, environme
     }
     throw new CliError(`cannot describe ${workflowId}: ${firstLine(err)}`, ExitCode.unreachable);
   }
+  // deploy-<service>-<environment> reads the same for (hello, service-staging) and (hello-service, staging):
+  // act only on the deploy whose search attributes name this very pair.
+  const [actualService, actualEnvironment] = [attr(description, 'service'), attr(description, 'environment')];
+  if ((actualService && actualService !== service) || (actualEnvironment && actualEnvironment !== environment)) {
+    throw new CliError(
+      `workflow ${workflowId} is the deploy of service ${actualService ?? '?'} to ${actualEnvironment ?? '?'}, not of ${service} to ${environment}; nothing was done. Their lock IDs collide: rename one service or environment`,
+      ExitCode.notFound,
+    );
+  }
+  return { handle, description };
 }
 
 /** The status query, bounded: a deploy whose worker is down must not hang the CLI. */

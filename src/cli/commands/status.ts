@@ -20,6 +20,7 @@ async function status(ctx: CliContext, r: StatusRequest): Promise<number> {
   const running = isRunning(d);
   const uiUrl = ctx.uiLink(d.workflowId, d.runId);
   const view = running ? await queryStatus(ctx, handle) : undefined;
+  const pollers = running ? await countPollers(ctx, d.taskQueue) : undefined;
   const outcome = running ? undefined : await fetchOutcome(handle);
   const header = {
     workflowId: d.workflowId,
@@ -32,12 +33,16 @@ async function status(ctx: CliContext, r: StatusRequest): Promise<number> {
   };
   if (ctx.json) {
     const refused = refusedDecisions(view?.timeline ?? outcome?.result?.timeline ?? []);
-    ctx.io.out(JSON.stringify({ ...header, status: view ?? null, outcome: outcome ?? null, refusedDecisions: { count: refused.length, last: refused.slice(-3) } }));
+    ctx.io.out(JSON.stringify({ ...header, taskQueue: d.taskQueue, pollers: pollers ?? null, status: view ?? null, outcome: outcome ?? null, refusedDecisions: { count: refused.length, last: refused.slice(-3) } }));
     return ExitCode.ok;
   }
   const took = formatDuration((d.closeTime ?? new Date()).getTime() - d.startTime.getTime());
   ctx.io.out(`${d.workflowId} (run ${d.runId})`);
   ctx.io.out(`started ${formatTime(d.startTime)}, ${running ? `running for ${took}` : `closed ${formatTime(d.closeTime)} after ${took}`}`);
+  if (running && pollers === 0) {
+    // Seen in practice: a deploy started on a mistyped task queue holds the lock, and cancel never completes.
+    for (const line of noWorkerLines(d.workflowId, d.taskQueue)) ctx.io.out(line);
+  }
   if (running) {
     if (view) {
       for (const line of renderStatusView(view)) ctx.io.out(line);
@@ -53,6 +58,28 @@ async function status(ctx: CliContext, r: StatusRequest): Promise<number> {
   }
   ctx.io.out(`Web UI: ${uiUrl}`);
   return ExitCode.ok;
+}
+
+/** Workflow pollers of the deploy's task queue; undefined when the server cannot say. */
+async function countPollers(ctx: CliContext, taskQueue: string): Promise<number | undefined> {
+  try {
+    const client = await ctx.temporal();
+    const r = await ctx.withDeadline(5_000, () =>
+      client.workflowService.describeTaskQueue({ namespace: ctx.config.TEMPORAL_NAMESPACE, taskQueue: { name: taskQueue }, taskQueueType: 1 /* WORKFLOW */ }),
+    );
+    return r.pollers?.length ?? 0;
+  } catch {
+    return undefined;
+  }
+}
+
+export function noWorkerLines(workflowId: string, taskQueue: string): string[] {
+  return [
+    `⚠ NO WORKER polls task queue "${taskQueue}": this deploy cannot move, and a cancel cannot complete (its compensations need a worker).`,
+    `  Start one on that queue:   DEPLOY_TASK_QUEUE=${taskQueue} npm run worker`,
+    `  or, if the queue is a mistake (nothing ran), free the lock:   temporal workflow terminate --workflow-id ${workflowId} --reason "started on the wrong task queue"`,
+    '  (terminate runs no compensation: check the environment if any stage had started)',
+  ];
 }
 
 const statusSpec: CommandSpec<StatusRequest> = {
