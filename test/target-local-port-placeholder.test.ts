@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { createLocalTarget } from '../src/targets';
 import { deploySpecSchema, describeIssues } from '../src/spec/schema';
@@ -35,4 +36,20 @@ test('a placeholder other than {port} in runtime.command is refused by the spec,
   assert.equal(parsed.success, false);
   assert.ok(describeIssues(parsed.error!).some((i) => /^runtime\.command: may use only the \{port\} placeholder/.test(i)), describeIssues(parsed.error!).join('; '));
   assert.equal(deploySpecSchema.safeParse({ ...spec, runtime: { command: ['./svc', '--port', '{port}'] } }).success, true);
+});
+
+test('pre-checks see a stranger on the port before anything changes (preflight), and a free port passes', async () => {
+  const root = path.join(await makeTempDir('local-root'), 'target');
+  roots.push(root);
+  const port = await freePort();
+  const target = createLocalTarget({ root, command: [process.execPath, 'service.js'], port, keepReleases: 2, stopTimeoutMs: 3000 });
+  assert.equal(await target.preflight!(), `port ${port} is free`);
+  const stranger = net.createServer().listen(port, '127.0.0.1');
+  await new Promise((r) => stranger.once('listening', r));
+  try {
+    await assert.rejects(target.preflight!(), new RegExp(`port ${port} is in use by a process that is not this target's release \\(pid ${process.pid}`));
+    await assert.rejects(fs.stat(path.join(root, 'current')), { code: 'ENOENT' }, 'nothing was changed');
+  } finally {
+    stranger.close();
+  }
 });

@@ -90,6 +90,9 @@ export function preChecksActivity(_deps: ActivityDeps) {
         return `${freeMb} MB free`;
       });
 
+      const target = targetFor(plan, progress);
+      if (target.preflight) await check('target', () => target.preflight!());
+
       let current: CurrentReleaseRef | null = null;
       await check('current-release', async () => {
         const target = targetFor(plan, progress);

@@ -87,4 +87,9 @@ export interface Target {
   /** Restore `to` (null: stop the service and clear `current`). */
   rollback(to: CurrentRelease | null, runtimeEnv: Record<string, string>): Promise<RollbackOutcome>;
   status(): Promise<TargetStatus>;
+  /**
+   * Pre-checks: can the target take a deploy right now, before anything changes? Resolves with a one-line
+   * summary, rejects naming what stands in the way (e.g. a stranger on the local target's port).
+   */
+  preflight?(): Promise<string>;
 }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { unpackArtifact } from '../../artifacts';
 import { FailureType, refuse } from '../../errors';
 import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './config';
+import { HAS_PROC, portOwners, targetProcessGroups } from './ownership';
 import { ensurePortFree, liveServiceProcess, reconcileServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
 import {
   pruneReleases,
@@ -58,6 +59,16 @@ export function createLocalTarget(cfg: LocalTargetConfig, deps: LocalTargetDepen
       }
       await activate(layout, settings, staged, runtimeEnv, report);
       return { restored: staged };
+    },
+
+    async preflight(): Promise<string> {
+      const live = await liveServiceProcess(layout);
+      if (live) return `port ${settings.port} is served by this target's release ${live.releaseId} (pid ${live.pid})`;
+      // An unrecorded release of this target (a worker killed between spawn and pidfile) is adopted by the deploy.
+      const ours = new Set(HAS_PROC ? targetProcessGroups(layout.releasesDir).map((g) => g.pgrp) : []);
+      if (HAS_PROC && portOwners(settings.port).holders.some((h) => ours.has(h.pgrp))) return `port ${settings.port} is held by an unrecorded release of this target (the deploy adopts or replaces it)`;
+      await ensurePortFree(settings.port, 0);
+      return `port ${settings.port} is free`;
     },
 
     async status(): Promise<TargetStatus> {
