@@ -172,8 +172,10 @@ export function renderResult(r: DeployResult, o: { timelineTail?: number } = {})
   // From the first stage to the last recorded event, so a rollback's compensation time is included.
   const lastAt = [r.timeline.at(-1)?.at, r.stages.at(-1)?.finishedAt].filter(Boolean).map((t) => Date.parse(t!));
   const total = r.stages.length && lastAt.length ? Math.max(...lastAt) - Date.parse(r.stages[0]!.startedAt) : undefined;
+  // A deploy refused at plan has no service, version or environment of its own: name its workflow instead.
+  const what = r.service ? `${oneLine(r.service, 64)} ${oneLine(r.version, 64)} → ${oneLine(r.environment, 64)}` : `${oneLine(r.workflowId, 200)} (refused before a plan existed)`;
   const lines = [
-    `${oneLine(r.service, 64)} ${oneLine(r.version, 64)} → ${oneLine(r.environment, 64)}: ${oneLine(r.outcome, 40)}${total !== undefined ? ` after ${formatDuration(total)}` : ''}${r.previousVersion ? ` (previous: ${oneLine(r.previousVersion, 64)})` : ''}`,
+    `${what}: ${oneLine(r.outcome, 40)}${total !== undefined ? ` after ${formatDuration(total)}` : ''}${r.previousVersion ? ` (previous: ${oneLine(r.previousVersion, 64)})` : ''}`,
   ];
   if (r.reason) lines.push(`reason: ${oneLine(r.reason)}`);
   if (r.artifactSha256) lines.push(`artifact: sha256 ${oneLine(r.artifactSha256, 64)}`);

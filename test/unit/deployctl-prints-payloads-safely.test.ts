@@ -131,3 +131,8 @@ test('a decision at a signed gate without a signature is marked, so an audit can
   view.pendingGate!.signed = false;
   assert.match(gateLines(view.pendingGate!).join('\n'), /approved by bob at .* via signal \(not signed\)/);
 });
+
+test('a deploy refused at plan is headed by its workflow ID, not by an empty "→ :"', () => {
+  const [head] = renderResult({ workflowId: 'deploy-hello-service-staging', runId: 'r', service: '', environment: '', version: '', outcome: 'failed', reason: 'deploy refused: spec x.yaml is invalid', stages: [], approvals: [], compensations: [], timeline: [] });
+  assert.equal(head, 'deploy-hello-service-staging (refused before a plan existed): failed');
+});
