@@ -28,7 +28,8 @@ export function planActivity(deps: ActivityDeps) {
 
   return async function plan(args: { input: unknown; workflowId: string; runId: string }): Promise<DeployPlan> {
     const input = parseDeployInput(args.input);
-    const { spec, source, sha256, file } = await loadSpec(input.spec as string | Record<string, unknown>, deps.cwd, { specRoot, allowInline });
+    // A relative spec path is read from the spec root (the working directory unless DEPLOY_SPEC_ROOT says otherwise).
+    const { spec, source, sha256, file } = await loadSpec(input.spec as string | Record<string, unknown>, specRoot, { specRoot, allowInline });
     const expectedId = deployWorkflowId(spec.service, input.environment);
     if (args.workflowId !== expectedId) {
       throw refuse(

@@ -51,7 +51,7 @@ export async function loadSpec(
       text = await fs.readFile(file, 'utf8');
     } catch (err) {
       if ((err as { type?: string }).type) throw err;
-      throw refuse(FailureType.SpecInvalid, `spec ${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}) from ${cwd}; give a path relative to the worker's working directory`);
+      throw refuse(FailureType.SpecInvalid, `spec ${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}) from ${cwd}; give a path relative to the worker's spec root (DEPLOY_SPEC_ROOT, default its working directory)`);
     }
     try {
       raw = file.endsWith('.json') ? parseJsonNamingOnlyThePosition(text) : YAML.parse(text, { maxAliasCount: 50, uniqueKeys: true });

@@ -72,7 +72,9 @@ test('a spec path outside the root is refused naming the root: absolute, and thr
 });
 
 test('a worker with DEPLOY_SPEC_ROOT elsewhere refuses the specs of its working directory', async () => {
-  await refusal(plan(input(), undefined, { DEPLOY_SPEC_ROOT: outside }), FailureType.PathOutsideRoots, new RegExp(`outside the spec root \\(${outside}\\)`));
+  await refusal(plan(input({ spec: path.join(root, 'specs', 'deploy.yaml') }), undefined, { DEPLOY_SPEC_ROOT: outside }), FailureType.PathOutsideRoots, new RegExp(`outside the spec root \\(${outside}\\)`));
+  // A relative path is read from the spec root, not from the working directory.
+  await refusal(plan(input(), undefined, { DEPLOY_SPEC_ROOT: outside }), FailureType.SpecInvalid, new RegExp(`cannot read it \\(ENOENT\\) from ${outside}`));
 });
 
 test('inline specs are refused unless the worker allows them, and never for a gated environment', async () => {

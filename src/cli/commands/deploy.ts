@@ -4,6 +4,9 @@ import { REQUEST_MAX_AGE_MS } from '../../activities/plan';
 import { DeployAlreadyRunning, startDeploy } from '../../client/deploys';
 import { deployRequestStatement } from '../../client/signing';
 import { deployWorkflowId } from '../../names';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { isInside, realpathOfNearest } from '../../spec/confine';
 import { loadSpec, resolvePlan } from '../../spec/load';
 import { deployInputSchema, type DeployInput, type DeploySpec } from '../../spec/schema';
 import { describeRequestStatement } from '../../trust/statement';
@@ -51,7 +54,7 @@ export async function loadSpecForEnvironment(specPath: string, environment: stri
   try {
     spec = (await loadSpec(specPath, cwd)).spec;
   } catch (err) {
-    throw usageError(`<spec>: ${firstLine(err).replace(/give a path relative to the worker's working directory/, `give a path to the spec file (relative to ${cwd})`)}`);
+    throw usageError(`<spec>: ${firstLine(err).replace(/give a path relative to the worker's spec root \(DEPLOY_SPEC_ROOT, default its working directory\)/, `give a path to the spec file (relative to ${cwd})`)}`);
   }
   if (!spec.environments[environment]) {
     throw usageError(`--env: "${environment}" is not an environment of ${spec.service} in ${specPath}; choose one of: ${Object.keys(spec.environments).join(', ')}`);
@@ -171,6 +174,21 @@ interface DeployRequest {
   print?: boolean;
 }
 
+/**
+ * The spec path as the worker will read it. With DEPLOY_SPEC_ROOT set (the worker's setting, shared), the path
+ * is checked against that root here (symlinks followed) and sent relative to it, which is how the worker
+ * resolves it; without it, the worker reads from its working directory, like this command from its own.
+ */
+export async function specAgainstRoot(given: string, cwd: string, specRoot: string | undefined): Promise<{ specPath: string; base: string }> {
+  if (!specRoot) return { specPath: given, base: cwd };
+  const root = await fs.realpath(path.resolve(cwd, specRoot)).catch(() => path.resolve(cwd, specRoot));
+  const real = await realpathOfNearest(path.resolve(cwd, given));
+  if (!isInside(real, root)) {
+    throw usageError(`<spec>: ${given} resolves to ${real}, outside the spec root ${root} (DEPLOY_SPEC_ROOT): the worker would refuse it; use a spec under the root`);
+  }
+  return { specPath: path.relative(root, real), base: root };
+}
+
 const deploySpec = (cwd: string): CommandSpec<DeployRequest> => ({
   parse([spec], opts, p) {
     if (opts.print && opts.follow) throw usageError('--print and --follow: --print only prints the command, there is nothing to follow (see deployctl deploy --help)');
@@ -182,10 +200,11 @@ const deploySpec = (cwd: string): CommandSpec<DeployRequest> => ({
     };
   },
   async execute(ctx, r) {
-    const spec = await loadSpecForEnvironment(r.input.spec as string, r.input.environment, cwd);
-    const input = await signRequestIfNeeded(ctx, r.input, spec, r.key, 'deploy');
+    const { specPath, base } = await specAgainstRoot(r.input.spec as string, cwd, ctx.config.DEPLOY_SPEC_ROOT);
+    const spec = await loadSpecForEnvironment(specPath, r.input.environment, base);
+    const input = await signRequestIfNeeded(ctx, { ...r.input, spec: specPath }, spec, r.key, 'deploy');
     if (r.print) return printStart(ctx, input, spec);
-    return startAndReport(ctx, input, spec, { follow: r.follow, cwd, verb: 'started deploy of' });
+    return startAndReport(ctx, input, spec, { follow: r.follow, cwd: base, verb: 'started deploy of' });
   },
 });
 
