@@ -174,7 +174,8 @@ export async function startDeployWorld(
       return keys[name];
     },
     async sign(handle, decision, by) {
-      const s = await handle.query(statusQuery);
+      // Retried like waitForStatus: right after a worker restart the query may find no poller yet.
+      const s = await world.waitForStatus(handle, () => true);
       const context = decision.startsWith('intervene') ? s.pendingIntervention?.sign : s.pendingGate?.sign;
       if (!context) throw new Error(`${handle.workflowId} shows nothing to sign for ${decision} (status ${s.status})`);
       const key = world.keyOf(by);
