@@ -102,7 +102,7 @@ test('a failed rollback is never swallowed: needs_intervention names it; retry a
   assert.deepEqual(result.compensations.map((c) => `${c.name}:${c.status}${c.by ? `:${c.by}` : ''}`), [
     'rollbackDeploy:failed', 'rollbackDeploy:retried:alice', 'rollbackDeploy:succeeded',
   ]);
-  assert.ok(result.timeline.some((e) => e.kind === 'intervention' && e.event === 'retry by alice' && e.detail === 'release directory restored'));
+  assert.ok(result.timeline.some((e) => e.kind === 'intervention' && /^retry by alice \(signed, key SHA256:[A-Za-z0-9+/]+\)$/.test(e.event) && e.detail === 'release directory restored'));
   assert.equal(await answeringVersion(world, 'staging'), '1.1.0');
   assert.match((await currentRelease(world, 'staging')) ?? '', /^1\.1\.0-/);
   assert.equal(await deployStatusAttribute(handle), 'rolled_back');
@@ -119,7 +119,7 @@ test('skip: a named human takes responsibility for the failed rollback; the depl
   const { status, result } = await world.outcome(handle);
   assert.equal(status, 'rolled_back');
   assert.deepEqual(result.compensations.map((c) => `${c.name}:${c.status}${c.by ? `:${c.by}` : ''}`), ['rollbackDeploy:failed', 'rollbackDeploy:skipped:bob']);
-  assert.ok(result.timeline.some((e) => e.kind === 'intervention' && e.event === 'skip by bob' && e.detail === 'rolled back by hand'));
+  assert.ok(result.timeline.some((e) => e.kind === 'intervention' && /^skip by bob \(signed, key SHA256:[A-Za-z0-9+/]+\)$/.test(e.event) && e.detail === 'rolled back by hand'));
   assert.equal(await deployStatusAttribute(handle), 'rolled_back');
   // Skipping undoes nothing: 2.0.0 is still current until someone acts; here the operator redeploys 1.1.0.
   assert.match((await currentRelease(world, 'staging')) ?? '', /^2\.0\.0-/);
