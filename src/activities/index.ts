@@ -5,6 +5,7 @@ import { migrateActivity } from './migrate';
 import { planActivity } from './plan';
 import { preChecksActivity } from './pre-checks';
 import { recordReleaseActivity } from './record-release';
+import { planUndeployActivity, stopServiceActivity } from './undeploy';
 import { validateActivity } from './validate';
 
 export type { ActivityDeps } from './context';
@@ -20,6 +21,9 @@ export function createActivities(deps: ActivityDeps) {
     validate: validateActivity(deps),
     rollbackDeploy: rollbackDeployActivity(deps),
     recordRelease: recordReleaseActivity(deps),
+    // undeployService (stop / undeploy)
+    planUndeploy: planUndeployActivity(deps),
+    stopService: stopServiceActivity(deps),
   };
 }
 

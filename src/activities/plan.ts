@@ -21,10 +21,7 @@ export const REQUEST_MAX_AGE_MS = 15 * 60_000;
  * root, host roots, inline specs, signed requests), reads the approvers' public keys, and resolves the plan.
  */
 export function planActivity(deps: ActivityDeps) {
-  const specRoot = path.resolve(deps.cwd, deps.config.DEPLOY_SPEC_ROOT ?? '.');
-  const dataDir = path.resolve(deps.cwd, deps.config.DEPLOY_DATA_DIR);
-  const hostRoots = deps.config.DEPLOY_HOST_ROOTS ? deps.config.DEPLOY_HOST_ROOTS.split(':').filter(Boolean).map((r) => path.resolve(deps.cwd, r)) : [specRoot, dataDir];
-  const allowInline = deps.config.DEPLOY_ALLOW_INLINE_SPECS === 'true';
+  const { specRoot, hostRoots, allowInline } = workerRoots(deps);
 
   return async function plan(args: { input: unknown; workflowId: string; runId: string }): Promise<DeployPlan> {
     const input = parseDeployInput(args.input);
@@ -45,7 +42,11 @@ export function planActivity(deps: ActivityDeps) {
       );
     }
     const liveRow = await deps.registry.live(spec.service, input.environment);
-    const live = liveRow && liveRow.artifactSha256 !== null ? { version: liveRow.version, sha256: liveRow.artifactSha256, workflowId: liveRow.workflowId } : null;
+    const stoppedAt = liveRow?.liveAt ? await deps.registry.stoppedSince(spec.service, input.environment, liveRow.liveAt) : null;
+    const live =
+      liveRow && liveRow.artifactSha256 !== null
+        ? { version: liveRow.version, sha256: liveRow.artifactSha256, workflowId: liveRow.workflowId, ...(stoppedAt ? { stoppedAt: stoppedAt.toISOString() } : {}) }
+        : null;
     const previouslyLive = (await deps.registry.lastLiveOf(spec.service, input.environment, canonicalVersion(input.version))) !== null;
     const plan = resolvePlan({ spec, specSource: source, specSha256: sha256, input, cwd: deps.cwd, dataDir: deps.config.DEPLOY_DATA_DIR, live, previouslyLive });
 
@@ -62,15 +63,23 @@ export function planActivity(deps: ActivityDeps) {
   };
 }
 
+/** Where the worker reads specs from, which host paths a spec may name, and whether inline specs are accepted. */
+export function workerRoots(deps: ActivityDeps): { specRoot: string; hostRoots: string[]; allowInline: boolean } {
+  const specRoot = path.resolve(deps.cwd, deps.config.DEPLOY_SPEC_ROOT ?? '.');
+  const dataDir = path.resolve(deps.cwd, deps.config.DEPLOY_DATA_DIR);
+  const hostRoots = deps.config.DEPLOY_HOST_ROOTS ? deps.config.DEPLOY_HOST_ROOTS.split(':').filter(Boolean).map((r) => path.resolve(deps.cwd, r)) : [specRoot, dataDir];
+  return { specRoot, hostRoots, allowInline: deps.config.DEPLOY_ALLOW_INLINE_SPECS === 'true' };
+}
+
 /** Every host path the spec names stays inside the roots the worker allows. */
-async function confineHostPaths(plan: DeployPlan, hostRoots: string[]): Promise<void> {
+export async function confineHostPaths(plan: DeployPlan, hostRoots: string[]): Promise<void> {
   if (plan.config.envFile) await confine(`environments.${plan.environment}.config.envFile`, plan.config.envFile, hostRoots, 'the host roots');
   await confine('source.repository', plan.source.repository, hostRoots, 'the host roots');
   await confine(`environments.${plan.environment}.target`, describeTarget(plan.target, plan.dataDir).diskPath, hostRoots, 'the host roots');
 }
 
 /** Reads the allowed_signers file the spec names (inside the spec root) into the plan: the keys this deploy trusts. */
-async function readTrust(spec: DeploySpec, specFile: string | undefined, specRoot: string): Promise<NonNullable<DeployPlan['trust']>> {
+export async function readTrust(spec: DeploySpec, specFile: string | undefined, specRoot: string): Promise<NonNullable<DeployPlan['trust']>> {
   const name = spec.trust!.allowedSigners;
   const base = specFile ? path.dirname(specFile) : specRoot;
   const file = await confine('trust.allowedSigners', path.resolve(base, name), [specRoot], 'the spec root');

@@ -101,6 +101,9 @@ export function preChecksActivity(_deps: ActivityDeps) {
         if (!st.current) return 'first deploy: nothing is running yet';
         if (plan.kind === 'rollback') return `current ${st.current.version} not required healthy: this deploy rolls it back`;
         if (plan.kind === 'redeploy') return `current ${st.current.version} not required healthy: this deploy of the same version restarts it`;
+        if (!st.running && plan.live?.stoppedAt && plan.live.version === st.current.version) {
+          return `current ${st.current.version} was stopped on purpose at ${plan.live.stoppedAt}; not required running: this deploy replaces it`;
+        }
         if (describeTarget(plan.target, plan.dataDir).requiresRunningCurrent && !st.running) throw new Error(`current release ${st.current.version} is not running; investigate or roll back first`);
         const res = await fetch(plan.health.url, { signal: AbortSignal.timeout(plan.health.requestTimeoutMs) }).catch((e: Error) => e);
         if (res instanceof Error || !res.ok) {

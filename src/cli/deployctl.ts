@@ -12,12 +12,13 @@ import { registerRollback } from './commands/rollback';
 import { registerRunbook } from './commands/runbook';
 import { registerStatement } from './commands/statement';
 import { registerStatus } from './commands/status';
+import { registerUndeploy } from './commands/undeploy';
 
 /** Builds the commander program; `p.dryRun` turns every command into a validate-and-report no-op. */
 export function createProgram(p: ProgramOptions): Command {
   const program = new Command('deployctl');
   program
-    .description('Deploy, approve, follow, audit and roll back releases run by the deployRelease workflow on Temporal.')
+    .description('Deploy, approve, follow, audit, roll back, stop and undeploy releases run by the deployRelease workflow on Temporal.')
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
@@ -43,6 +44,7 @@ A day's flow (production's gate is signed: requests and decisions carry an SSH s
   deployctl statement hello-service --env production --decision approve --by alice     # the bytes to sign elsewhere
   deployctl history hello-service
   deployctl rollback hello-service --env production --spec examples/hello-service/deploy.yaml
+  deployctl undeploy hello-service --env staging --spec examples/hello-service/deploy.yaml --reason "retired"
 
 ${EXIT_CODE_HELP}`,
   );
@@ -59,6 +61,8 @@ ${EXIT_CODE_HELP}`,
   finish(registerHistory(program.command('history'), p));
   finish(registerRollback(program.command('rollback'), p));
   finish(registerRunbook(program.command('runbook'), p));
+  finish(registerUndeploy(program.command('stop'), 'stop', p));
+  finish(registerUndeploy(program.command('undeploy'), 'undeploy', p));
   registerLintMigrations(program.command('lint-migrations'), p);
   return program;
 }

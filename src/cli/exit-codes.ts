@@ -10,7 +10,7 @@ export const ExitCode = {
   error: 1,
   /** Bad arguments or configuration: nothing was started or changed. */
   usage: 2,
-  /** A deploy of this service to this environment is already running (the lock). */
+  /** A deploy (or a stop/undeploy) of this service in this environment is already running (the lock). */
   alreadyRunning: 3,
   /** The deploy refused the request (approval not allowed, no gate or intervention waiting). */
   refused: 4,
@@ -38,7 +38,7 @@ export const EXIT_CODE_HELP = `Exit codes:
   0    success (with --follow: the deploy succeeded)
   1    unexpected error
   2    bad arguments or configuration; nothing was started
-  3    a deploy of this service to this environment is already running
+  3    a deploy, stop or undeploy of this service in this environment is already running (the lock)
   4    refused by the deploy (e.g. the approver requested it, no gate is waiting, the signature does not verify)
   5    not found (no such deploy, nothing live to roll back from)
   6    Temporal or the orchestrator database is unreachable

@@ -72,6 +72,9 @@ export function signedWhat(statement: string): string {
     if (at > 0) fields.set(line.slice(0, at), line.slice(at + 2));
   }
   const short = (v: string | undefined, n: number) => (v && v.length > n ? `${v.slice(0, n)}…` : (v ?? '?'));
+  if (/stop request v\d+$/.test(lines[0] ?? '')) {
+    return oneLine(`${fields.get('action')} request of ${fields.get('service')} in ${fields.get('environment')} by ${fields.get('requested-by')} at ${fields.get('requested-at')}`, 200);
+  }
   if (/request v\d+$/.test(lines[0] ?? '')) {
     return oneLine(`request of ${fields.get('service')} ${fields.get('version')} → ${fields.get('environment')} by ${fields.get('requested-by')} at ${fields.get('requested-at')}`, 200);
   }
@@ -146,7 +149,11 @@ export function renderStatusView(v: DeployStatusView, o: { timelineTail?: number
   const lines: string[] = [];
   const service = v.service ? oneLine(v.service, 64) : undefined;
   const environment = v.environment ? oneLine(v.environment, 64) : undefined;
-  const what = service ? `${service} ${oneLine(v.version ?? '?', 64)} → ${environment}` : oneLine(v.workflowId);
+  const what = v.action
+    ? `${oneLine(v.action, 20)} ${service ?? oneLine(v.workflowId)}${v.version ? ` ${oneLine(v.version, 64)}` : ''}${environment ? ` in ${environment}` : ''}`
+    : service
+      ? `${service} ${oneLine(v.version ?? '?', 64)} → ${environment}`
+      : oneLine(v.workflowId);
   lines.push(
     `${what}: ${oneLine(v.status, 40)} (stage ${oneLine(v.stage, 64)})${v.requestedBy ? `, requested by ${oneLine(v.requestedBy, 64)}` : ''}${v.previousVersion ? `, replacing ${oneLine(v.previousVersion, 64)}` : ''}`,
   );
@@ -173,7 +180,11 @@ export function renderResult(r: DeployResult, o: { timelineTail?: number } = {})
   const lastAt = [r.timeline.at(-1)?.at, r.stages.at(-1)?.finishedAt].filter(Boolean).map((t) => Date.parse(t!));
   const total = r.stages.length && lastAt.length ? Math.max(...lastAt) - Date.parse(r.stages[0]!.startedAt) : undefined;
   // A deploy refused at plan has no service, version or environment of its own: name its workflow instead.
-  const what = r.service ? `${oneLine(r.service, 64)} ${oneLine(r.version, 64)} → ${oneLine(r.environment, 64)}` : `${oneLine(r.workflowId, 200)} (refused before a plan existed)`;
+  const what = !r.service
+    ? `${oneLine(r.workflowId, 200)} (refused before a plan existed)`
+    : r.action
+      ? `${oneLine(r.action, 20)} ${oneLine(r.service, 64)}${r.version ? ` ${oneLine(r.version, 64)}` : ''} in ${oneLine(r.environment, 64)}`
+      : `${oneLine(r.service, 64)} ${oneLine(r.version, 64)} → ${oneLine(r.environment, 64)}`;
   const lines = [
     `${what}: ${oneLine(r.outcome, 40)}${total !== undefined ? ` after ${formatDuration(total)}` : ''}${r.previousVersion ? ` (previous: ${oneLine(r.previousVersion, 64)})` : ''}`,
   ];

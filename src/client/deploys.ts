@@ -5,13 +5,36 @@ import { parseDeployInput, loadSpec } from '../spec/load';
 import type { DeployInput } from '../spec/schema';
 import type { deployRelease } from '../workflows';
 
+/** Thrown when the deploy lock (workflow ID deploy-<service>-<environment>) is held by a running workflow. */
 export class DeployAlreadyRunning extends Error {
-  constructor(readonly workflowId: string, readonly runId: string | undefined, service: string, environment: string) {
+  constructor(
+    readonly workflowId: string,
+    readonly runId: string | undefined,
+    service: string,
+    environment: string,
+    /** The holder's workflow type: a deploy (deployRelease) or a stop/undeploy (undeployService). */
+    readonly workflowType?: string,
+  ) {
     super(
-      `a deploy is already running as ${workflowId}${runId ? ` (run ${runId})` : ''}: one deploy per service and environment at a time. ` +
+      `${holderName(workflowType)} is already running as ${workflowId}${runId ? ` (run ${runId})` : ''}: one deploy, stop or undeploy per service and environment at a time. ` +
         `Follow it with: deployctl status ${service} --env ${environment}`,
     );
   }
+
+  /** "a deploy" or "a stop/undeploy (undeployService)": what holds the lock, for messages. */
+  get holder(): string {
+    return holderName(this.workflowType);
+  }
+}
+
+function holderName(workflowType: string | undefined): string {
+  return workflowType && workflowType !== WORKFLOW_TYPE ? `a stop/undeploy (${workflowType})` : 'a deploy';
+}
+
+/** The run holding the deploy lock, described; undefined when it cannot be. */
+export async function describeLockHolder(client: Client, workflowId: string): Promise<{ runId: string; type: string } | undefined> {
+  const d = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+  return d ? { runId: d.runId, type: d.type } : undefined;
 }
 
 /**
@@ -42,8 +65,8 @@ export async function startDeploy(client: Client, rawInput: unknown, o: { taskQu
     }) as WorkflowHandle<typeof deployRelease>;
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
-      throw new DeployAlreadyRunning(workflowId, running?.runId, spec.service, input.environment);
+      const running = await describeLockHolder(client, workflowId);
+      throw new DeployAlreadyRunning(workflowId, running?.runId, spec.service, input.environment, running?.type);
     }
     throw err;
   }

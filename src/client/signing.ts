@@ -1,5 +1,5 @@
 import { signStatement } from '../trust/sign';
-import { renderDecisionStatement, renderRequestStatement, type SignedDecision } from '../trust/statement';
+import { renderDecisionStatement, renderRequestStatement, renderStopRequestStatement, type SignedDecision, type StopRequestStatementFields } from '../trust/statement';
 import type { DeployInput } from '../spec/schema';
 import type { GateState } from '../workflows/types';
 
@@ -17,6 +17,11 @@ export async function signDeployRequest(input: DeployInput & { spec: string }, o
   const { statement, requestedAt } = deployRequestStatement(input, o.workflowId, o.service);
   const signature = await signStatement({ statement, keyFile: o.keyFile });
   return { ...input, requestedAt, signature };
+}
+
+/** The statement a stop or undeploy request is signed over; `requestedAt` defaults to now (whole seconds, UTC). */
+export function stopRequestStatement(fields: Omit<StopRequestStatementFields, 'requestedAt'>, requestedAt = nowIso()): { statement: string; requestedAt: string } {
+  return { statement: renderStopRequestStatement({ ...fields, requestedAt }), requestedAt };
 }
 
 /** The statement of one decision at a signed gate or intervention. */

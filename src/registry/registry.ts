@@ -5,7 +5,21 @@ import { Client, Pool, type PoolClient } from 'pg';
  * is live, who approved it and which workflow run did it. Rollback target selection reads it.
  */
 
-export type ReleaseStatus = 'live' | 'superseded' | 'rolled_back' | 'failed' | 'rejected' | 'cancelled';
+export type ReleaseStatus = 'live' | 'superseded' | 'rolled_back' | 'failed' | 'rejected' | 'cancelled' | 'undeployed';
+
+/** A stop or undeploy an operator asked for (`undeployService`): who, why, and which release it ended. */
+export interface StopRow {
+  service: string;
+  environment: string;
+  action: 'stop' | 'undeploy';
+  version: string | null;
+  artifactSha256: string | null;
+  requestedBy: string;
+  reason: string;
+  workflowId: string;
+  runId: string;
+  stoppedAt: Date;
+}
 
 export interface ReleaseRow {
   id: number;
@@ -31,7 +45,7 @@ CREATE TABLE IF NOT EXISTS deploy_releases (
   environment     text NOT NULL,
   version         text NOT NULL,
   artifact_sha256 text,
-  status          text NOT NULL CHECK (status IN ('live','superseded','rolled_back','failed','rejected','cancelled')),
+  status          text NOT NULL CHECK (status IN ('live','superseded','rolled_back','failed','rejected','cancelled','undeployed')),
   requested_by    text NOT NULL,
   approvals       jsonb NOT NULL DEFAULT '[]',
   workflow_id     text NOT NULL,
@@ -43,6 +57,28 @@ CREATE TABLE IF NOT EXISTS deploy_releases (
   UNIQUE (workflow_id, run_id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS deploy_releases_one_live ON deploy_releases (service, environment) WHERE status = 'live';
+-- Registries created before undeploys existed: widen the status check once.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'deploy_releases_status_check' AND pg_get_constraintdef(oid) LIKE '%undeployed%') THEN
+    ALTER TABLE deploy_releases DROP CONSTRAINT IF EXISTS deploy_releases_status_check;
+    ALTER TABLE deploy_releases ADD CONSTRAINT deploy_releases_status_check
+      CHECK (status IN ('live','superseded','rolled_back','failed','rejected','cancelled','undeployed'));
+  END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS deploy_stops (
+  id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  service          text NOT NULL,
+  environment      text NOT NULL,
+  action           text NOT NULL CHECK (action IN ('stop','undeploy')),
+  version          text,
+  artifact_sha256  text,
+  requested_by     text NOT NULL,
+  reason           text NOT NULL,
+  workflow_id      text NOT NULL,
+  run_id           text NOT NULL,
+  stopped_at       timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (workflow_id, run_id)
+);
 CREATE TABLE IF NOT EXISTS deploy_contract_baselines (
   service       text NOT NULL,
   environment   text NOT NULL,
@@ -140,10 +176,13 @@ export class Registry {
   /**
    * Most recent release of that version here that served as the live release and was later replaced or is
    * live now. A release rolled back by its own deploy never counts: deploying it again is not a rollback.
+   * Nor does anything before the last undeploy: the environment started again from nothing.
    */
   async lastLiveOf(service: string, environment: string, version: string): Promise<ReleaseRow | null> {
     const { rows } = await this.pool.query(
-      `SELECT * FROM deploy_releases WHERE service=$1 AND environment=$2 AND version=$3 AND status IN ('live','superseded') ORDER BY live_at DESC LIMIT 1`,
+      `SELECT * FROM deploy_releases WHERE service=$1 AND environment=$2 AND version=$3 AND status IN ('live','superseded')
+          AND live_at > COALESCE((SELECT max(stopped_at) FROM deploy_stops WHERE service=$1 AND environment=$2 AND action='undeploy'), '-infinity')
+        ORDER BY live_at DESC LIMIT 1`,
       [service, environment, version],
     );
     return rows[0] ? toRow(rows[0]) : null;
@@ -215,6 +254,63 @@ export class Registry {
         );
       }
     });
+  }
+
+  /**
+   * Undeploy: the live release (if any) is live no more, and the request is recorded. Idempotent per run:
+   * a retry returns the release the first attempt ended.
+   */
+  async markUndeployed(r: { service: string; environment: string; requestedBy: string; reason: string; workflowId: string; runId: string }): Promise<{ version: string; sha256: string | null } | null> {
+    return this.tx(async (c) => {
+      const done = await c.query(`SELECT version, artifact_sha256 FROM deploy_stops WHERE workflow_id=$1 AND run_id=$2`, [r.workflowId, r.runId]);
+      if (done.rows[0]) return done.rows[0].version === null ? null : { version: done.rows[0].version, sha256: done.rows[0].artifact_sha256 };
+      const { rows } = await c.query(
+        `UPDATE deploy_releases SET status='undeployed', ended_at=now() WHERE service=$1 AND environment=$2 AND status='live' RETURNING version, artifact_sha256`,
+        [r.service, r.environment],
+      );
+      const ended = rows[0] ? { version: rows[0].version as string, sha256: (rows[0].artifact_sha256 as string) ?? null } : null;
+      await this.insertStop(c, { ...r, action: 'undeploy', version: ended?.version ?? null, artifactSha256: ended?.sha256 ?? null });
+      return ended;
+    });
+  }
+
+  /** Stop: the live release stays live (`current` still names it) and the request is recorded. Idempotent per run. */
+  async recordStop(r: { service: string; environment: string; requestedBy: string; reason: string; workflowId: string; runId: string }): Promise<{ version: string; sha256: string | null } | null> {
+    return this.tx(async (c) => {
+      const live = await c.query(`SELECT version, artifact_sha256 FROM deploy_releases WHERE service=$1 AND environment=$2 AND status='live'`, [r.service, r.environment]);
+      const release = live.rows[0] ? { version: live.rows[0].version as string, sha256: (live.rows[0].artifact_sha256 as string) ?? null } : null;
+      await this.insertStop(c, { ...r, action: 'stop', version: release?.version ?? null, artifactSha256: release?.sha256 ?? null });
+      return release;
+    });
+  }
+
+  /** When the live release's process was last stopped on purpose after it went live at `liveAt` (null: it was not). */
+  async stoppedSince(service: string, environment: string, liveAt: Date): Promise<Date | null> {
+    const { rows } = await this.pool.query(
+      `SELECT max(stopped_at) AS at FROM deploy_stops WHERE service=$1 AND environment=$2 AND action='stop' AND stopped_at > $3`,
+      [service, environment, liveAt],
+    );
+    return (rows[0]?.at as Date | null) ?? null;
+  }
+
+  /** Stops and undeploys of a service, newest first. */
+  async stops(service: string, environment?: string, limit = 50): Promise<StopRow[]> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM deploy_stops WHERE service=$1 AND ($2::text IS NULL OR environment=$2) ORDER BY stopped_at DESC, id DESC LIMIT $3`,
+      [service, environment ?? null, limit],
+    );
+    return rows.map((x) => ({
+      service: x.service, environment: x.environment, action: x.action, version: x.version ?? null, artifactSha256: x.artifact_sha256 ?? null,
+      requestedBy: x.requested_by, reason: x.reason, workflowId: x.workflow_id, runId: x.run_id, stoppedAt: x.stopped_at,
+    }));
+  }
+
+  private async insertStop(c: PoolClient, r: Omit<StopRow, 'stoppedAt'>): Promise<void> {
+    await c.query(
+      `INSERT INTO deploy_stops (service, environment, action, version, artifact_sha256, requested_by, reason, workflow_id, run_id)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (workflow_id, run_id) DO NOTHING`,
+      [r.service, r.environment, r.action, r.version, r.artifactSha256, r.requestedBy, r.reason, r.workflowId, r.runId],
+    );
   }
 
   async recordContractBaseline(r: { service: string; environment: string; migrationIds: string[]; liveVersion: string; workflowId: string }): Promise<void> {

@@ -86,6 +86,11 @@ export interface Target {
   current(): Promise<CurrentRelease | null>;
   /** Restore `to` (null: stop the service and clear `current`). */
   rollback(to: CurrentRelease | null, runtimeEnv: Record<string, string>): Promise<RollbackOutcome>;
+  /**
+   * Stops the current release's process and keeps `current`, so a later deploy of the same release starts it
+   * again. Kinds that leave it out cannot stop without undeploying (`rollback(null)`).
+   */
+  stop?(): Promise<void>;
   status(): Promise<TargetStatus>;
   /**
    * Pre-checks: can the target take a deploy right now, before anything changes? Resolves with a one-line

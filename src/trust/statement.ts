@@ -23,6 +23,11 @@
 
 export const DECISION_STATEMENT_HEADER = 'deploy-orchestrator decision v1';
 export const REQUEST_STATEMENT_HEADER = 'deploy-orchestrator request v1';
+export const STOP_REQUEST_STATEMENT_HEADER = 'deploy-orchestrator stop request v1';
+
+/** What a signed stop request asks for: stop the process (keep `current`), or undeploy. */
+export const STOP_ACTIONS = ['stop', 'undeploy'] as const;
+export type StopAction = (typeof STOP_ACTIONS)[number];
 
 /** The SSH signature namespace of every deploy signature (`ssh-keygen -Y sign -n deploy`). */
 export const SIGNATURE_NAMESPACE = 'deploy';
@@ -59,6 +64,17 @@ export interface RequestStatementFields {
   spec: string;
   requestedBy: string;
   /** When the request was signed, ISO 8601 UTC: `2026-05-01T12:00:00Z` or `2026-05-01T12:00:00.000Z`. */
+  requestedAt: string;
+}
+
+/** A request to stop or undeploy a service: no version (it acts on whatever runs), an action instead. */
+export interface StopRequestStatementFields {
+  workflowId: string;
+  service: string;
+  environment: string;
+  action: StopAction;
+  spec: string;
+  requestedBy: string;
   requestedAt: string;
 }
 
@@ -149,6 +165,22 @@ function checkRequestFields(fields: RequestStatementFields): RequestStatementFie
   };
 }
 
+function checkStopRequestFields(fields: StopRequestStatementFields): StopRequestStatementFields {
+  if (typeof fields !== 'object' || fields === null) throw new StatementFieldError('(statement)', 'must be an object');
+  if (typeof fields.action !== 'string' || !(STOP_ACTIONS as readonly string[]).includes(fields.action)) {
+    throw new StatementFieldError('action', `must be one of ${STOP_ACTIONS.join(', ')}`);
+  }
+  return {
+    workflowId: checkField('workflowId', fields.workflowId),
+    service: checkField('service', fields.service),
+    environment: checkField('environment', fields.environment),
+    action: fields.action,
+    spec: checkField('spec', fields.spec),
+    requestedBy: checkField('requestedBy', fields.requestedBy),
+    requestedAt: checkField('requestedAt', fields.requestedAt),
+  };
+}
+
 function lines(header: string, entries: Array<[string, string]>): string {
   return `${header}\n${entries.map(([key, value]) => `${key}: ${value}\n`).join('')}`;
 }
@@ -181,6 +213,30 @@ export function renderRequestStatement(fields: RequestStatementFields): string {
     ['requested-by', f.requestedBy],
     ['requested-at', f.requestedAt],
   ]);
+}
+
+/**
+ * The exact text a requester signs to stop or undeploy a service. Its own first line: a signed deploy
+ * request can never be read as a stop request, nor the reverse.
+ */
+export function renderStopRequestStatement(fields: StopRequestStatementFields): string {
+  const f = checkStopRequestFields(fields);
+  return lines(STOP_REQUEST_STATEMENT_HEADER, [
+    ['workflow-id', f.workflowId],
+    ['service', f.service],
+    ['environment', f.environment],
+    ['action', f.action],
+    ['spec', f.spec],
+    ['requested-by', f.requestedBy],
+    ['requested-at', f.requestedAt],
+  ]);
+}
+
+/** One sentence saying what a signature over this stop request means. */
+export function describeStopRequestStatement(fields: StopRequestStatementFields): string {
+  const f = checkStopRequestFields(fields);
+  const what = f.action === 'stop' ? `stopping ${f.service} in ${f.environment} (current kept)` : `undeploying ${f.service} from ${f.environment}`;
+  return `${f.requestedBy} requests ${what} from spec ${f.spec}, signed at ${f.requestedAt} (workflow ${f.workflowId})`;
 }
 
 /** One sentence saying what a signature over this decision means, for the person about to sign it. */

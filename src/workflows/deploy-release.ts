@@ -16,6 +16,7 @@ import { installHandlers } from './handlers';
 import { InterventionAborted, Saga } from './saga';
 import { StageRunner } from './stage-runner';
 import { STAGES } from './stages';
+import { publishSummary } from './ui-summary';
 import type { DeployPlan, DeployResult, DeployStatus } from './types';
 
 /**
@@ -85,11 +86,13 @@ async function planDeploy(deploy: DeployState, input: unknown): Promise<DeployPl
     const why = failureMessage(err);
     deploy.endStage(record, 'failed', why);
     deploy.setStatus('failed', 'done');
+    publishSummary(`${deploy.ids.workflowId}: failed, refused at plan`);
     throw ApplicationFailure.nonRetryable(`deploy refused: ${why}`, 'DeployFailed', deploy.result('failed', why));
   }
   deploy.plan = plan;
   deploy.endStage(record, 'succeeded', `${plan.kind === 'redeploy' ? 'redeploy' : `${plan.kind} deploy`} of ${plan.version}${plan.live ? ` (live: ${plan.live.version})` : ' (first deploy)'}`);
   deploy.setStatus('running', 'plan');
+  publishSummary(deploy.summary());
   return plan;
 }
 
@@ -138,6 +141,7 @@ async function stopAndUndo(
 /** Publishes the final status and lets in-flight handlers finish before the workflow returns. */
 async function finish(deploy: DeployState, outcome: DeployStatus): Promise<DeployResult> {
   deploy.setStatus(outcome, 'done');
+  publishSummary(deploy.summary());
   await condition(allHandlersFinished);
   return deploy.result(outcome);
 }

@@ -106,6 +106,13 @@ export class DeployState {
     setCurrentDetails(this.describe());
   }
 
+  /** One line: what this deploy carries where, for whom, and where it stands (the Web UI's summary). */
+  summary(): string {
+    const p = this.plan;
+    if (!p) return `${this.ids.workflowId}: ${this.status}`;
+    return `${p.service} ${p.version} → ${p.environment}, requested by ${p.requestedBy}: ${this.status}`;
+  }
+
   /** Markdown for the Web UI's "current details". */
   describe(): string {
     const p = this.plan;

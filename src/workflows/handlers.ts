@@ -1,9 +1,12 @@
-import { setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import { approvalUpdate, approveSignal, interveneSignal, rejectSignal, statusQuery } from './definitions';
 import type { DeployState } from './deploy-state';
 import type { ApprovalGates } from './gates';
 import { describePayloadError, payloadSchemas } from './payloads';
 import type { Saga } from './saga';
+
+/** The failure type of an `approval` update its validator refuses. */
+export const APPROVAL_REFUSED = 'ApprovalRefused';
 
 /**
  * The deploy's message handlers. Payloads are external input: validated here, refusals recorded in the
@@ -39,11 +42,13 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
       return gates.current!;
     },
     {
+      // A refusal is final for this payload: sending it again cannot help, so it is non-retryable with a
+      // type naming it (the Temporal CLI prints "type: ApprovalRefused, retryable: false").
       validator: (raw) => {
         const parsed = payloadSchemas().approval.safeParse(raw);
-        if (!parsed.success) throw new Error(describePayloadError('approval', parsed.error));
+        if (!parsed.success) throw ApplicationFailure.nonRetryable(describePayloadError('approval', parsed.error), APPROVAL_REFUSED);
         const checked = gates.check(parsed.data.by, parsed.data.decision, parsed.data.signature);
-        if ('refusal' in checked) throw new Error(checked.refusal);
+        if ('refusal' in checked) throw ApplicationFailure.nonRetryable(checked.refusal, APPROVAL_REFUSED);
       },
     },
   );

@@ -1,1 +1,2 @@
 export { deployRelease } from './deploy-release';
+export { undeployService } from './undeploy-service';

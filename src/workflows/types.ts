@@ -42,7 +42,12 @@ export interface LiveRelease {
   version: string;
   sha256: string;
   workflowId: string;
+  /** Its process was stopped on purpose (`undeployService` with action stop) since it went live; `current` still names it. */
+  stoppedAt?: string;
 }
+
+/** What an `undeployService` run does: stop the process and keep `current`, or undeploy (stop, remove `current`, nothing live). */
+export type UndeployAction = 'stop' | 'undeploy';
 
 /** The resolved plan: everything that runs, with paths made absolute. Names and references only, never secret values. */
 export interface DeployPlan {
@@ -143,7 +148,7 @@ export interface TimelineEntry {
 }
 
 export interface StageRecord {
-  stage: StageName | 'plan';
+  stage: StageName | 'plan' | UndeployAction;
   status: 'running' | 'succeeded' | 'failed';
   startedAt: string;
   finishedAt?: string;
@@ -169,7 +174,9 @@ export interface DeployStatusView {
   previousVersion?: string;
   requestedBy?: string;
   status: DeployStatus;
-  stage: StageName | 'plan' | 'compensating' | 'done';
+  stage: StageName | 'plan' | 'compensating' | 'done' | UndeployAction;
+  /** Present on an `undeployService` run: what it does. */
+  action?: UndeployAction;
   waitingFor?: string;
   pendingGate?: GateState;
   pendingIntervention?: { compensation: string; error: string; since: string; operators?: string[]; signed?: boolean; sign?: GateState['sign'] };
@@ -188,6 +195,8 @@ export interface DeployResult {
   environment: string;
   version: string;
   previousVersion?: string;
+  /** Present on an `undeployService` run: what it did (`version` is the release it stopped, '' when none was live). */
+  action?: UndeployAction;
   outcome: DeployStatus;
   reason?: string;
   artifactSha256?: string;

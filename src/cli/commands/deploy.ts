@@ -122,7 +122,7 @@ export async function startAndReport(ctx: CliContext, input: DeployInput, spec: 
     if (err instanceof DeployAlreadyRunning) {
       const link = err.runId ? ` Web UI: ${ctx.uiLink(err.workflowId, err.runId)}` : '';
       throw new CliError(
-        `a deploy of ${spec.service} to ${input.environment} is already running as ${err.workflowId}${err.runId ? ` (run ${err.runId})` : ''}; one deploy per service and environment at a time. ` +
+        `${err.holder} of ${spec.service} in ${input.environment} is already running as ${err.workflowId}${err.runId ? ` (run ${err.runId})` : ''}; one deploy per service and environment at a time. ` +
           `Follow it with: deployctl status ${spec.service} --env ${input.environment}, or cancel it with: temporal workflow cancel --workflow-id ${err.workflowId}.${link}`,
         ExitCode.alreadyRunning,
       );

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ReleaseRow } from '../../registry/registry';
 import { WORKFLOW_TYPE } from '../../workflows/definitions';
+import { UNDEPLOY_WORKFLOW_TYPE } from '../../workflows/undeploy-types';
 import type { CliContext } from '../context';
 import { isMissingTable } from '../context';
 import { attr } from '../deploy-state';
@@ -38,7 +39,7 @@ export interface HistoryEntry {
 async function history(ctx: CliContext, r: HistoryRequest): Promise<number> {
   const client = await ctx.temporal();
   // Names are validated (no quotes possible), so they can be placed in the query as they are.
-  const query = `WorkflowType = "${WORKFLOW_TYPE}" AND DeployService = "${r.service}"${r.environment ? ` AND DeployEnvironment = "${r.environment}"` : ''}`;
+  const query = `(WorkflowType = "${WORKFLOW_TYPE}" OR WorkflowType = "${UNDEPLOY_WORKFLOW_TYPE}") AND DeployService = "${r.service}"${r.environment ? ` AND DeployEnvironment = "${r.environment}"` : ''}`;
   const executions = [];
   for await (const e of client.workflow.list({ query, pageSize: Math.min(r.limit * 2, 1000) })) {
     executions.push(e);
@@ -59,12 +60,14 @@ async function history(ctx: CliContext, r: HistoryRequest): Promise<number> {
     const row = byRun.get(`${e.workflowId}/${e.runId}`);
     byRun.delete(`${e.workflowId}/${e.runId}`);
     const approvals = (row?.approvals ?? []) as Array<{ by?: string }>;
+    // A stop or undeploy: its outcome says what it did (its version is the release it stopped).
+    const stopOutcome = e.type === UNDEPLOY_WORKFLOW_TYPE ? `${e.memo?.action === 'stop' ? 'stop' : 'undeploy'}: ${attr(e, 'status') ?? e.status.name.toLowerCase()}` : undefined;
     return {
       workflowId: e.workflowId,
       runId: e.runId,
       environment: attr(e, 'environment') ?? row?.environment ?? '?',
       version: attr(e, 'version') ?? row?.version ?? '?',
-      outcome: attr(e, 'status') ?? e.status.name.toLowerCase(),
+      outcome: stopOutcome ?? attr(e, 'status') ?? e.status.name.toLowerCase(),
       requestedBy: attr(e, 'requestedBy') ?? row?.requestedBy ?? '?',
       approvals: approvals.map((a) => a.by ?? '?'),
       startedAt: e.startTime.toISOString(),
@@ -111,7 +114,7 @@ async function history(ctx: CliContext, r: HistoryRequest): Promise<number> {
       e.requestedBy,
       e.approvals.join(',') || '-',
       e.durationMs === null ? (e.source === 'registry' ? '(history gone)' : 'running') : formatDuration(e.durationMs),
-      e.live ? '● live' : e.registryStatus === 'superseded' ? 'superseded' : '',
+      e.live ? '● live' : e.registryStatus === 'superseded' || e.registryStatus === 'undeployed' ? e.registryStatus : '',
     ]),
   );
   for (const line of lines) ctx.io.out(line);

@@ -61,6 +61,11 @@ export function createLocalTarget(cfg: LocalTargetConfig, deps: LocalTargetDepen
       return { restored: staged };
     },
 
+    async stop(): Promise<void> {
+      await stopServiceProcess(layout, settings.stopTimeoutMs, report);
+      report('service stopped; current kept');
+    },
+
     async preflight(): Promise<string> {
       const live = await liveServiceProcess(layout);
       if (live) return `port ${settings.port} is served by this target's release ${live.releaseId} (pid ${live.pid})`;

@@ -138,5 +138,12 @@ export function standInActivities(): Activities {
     validate: async (a) => (await act('validate', a), { passed: true, reason: 'stand-in: healthy' }) as never,
     rollbackDeploy: async (a) => (await act('rollbackDeploy', a), { restored: a.previous as never, commands: undefined }),
     recordRelease: async (a) => act('recordRelease', a),
+    // undeployService runs on the real stack only (test/deployctl-stop-undeploy.test.ts).
+    planUndeploy: async () => {
+      throw ApplicationFailure.nonRetryable('planUndeploy has no stand-in', FailureType.InvalidInput);
+    },
+    stopService: async () => {
+      throw ApplicationFailure.nonRetryable('stopService has no stand-in', FailureType.InvalidInput);
+    },
   } as Activities;
 }
