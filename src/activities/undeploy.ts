@@ -27,7 +27,7 @@ export function planUndeployActivity(deps: ActivityDeps) {
     if (args.workflowId !== expectedId) {
       throw refuse(
         FailureType.WrongWorkflowId,
-        `workflow ID "${args.workflowId}" is not this service's deploy lock; start it with --workflow-id ${expectedId} (a ${input.action} takes the same lock as a deploy, so it never runs beside one)`,
+        `workflow ID "${args.workflowId}" is not this service's deploy lock; start it with --workflow-id ${expectedId} (a stop or undeploy takes the same lock as a deploy, so it never runs beside one)`,
       );
     }
     const liveRow = await deps.registry.live(spec.service, input.environment);
@@ -76,7 +76,7 @@ function verifyStopRequest(
 ): NonNullable<UndeployPlan['request']> {
   const how = `sign it with: npx deployctl ${plan.action} ${plan.service} --env ${plan.environment} --spec ${typeof input.spec === 'string' ? input.spec : '<spec>'} --by ${plan.requestedBy} --reason "…" --key <private key>`;
   if (!input.signature || !input.requestedAt) {
-    throw refuse(FailureType.SignatureRefused, `input.signature: ${plan.environment} has a signed approval gate, so a ${plan.action} request must be signed by ${plan.requestedBy} (with requestedAt); ${how}`);
+    throw refuse(FailureType.SignatureRefused, `input.signature: ${plan.environment} has a signed approval gate, so ${plan.action === 'stop' ? 'a stop' : 'an undeploy'} request must be signed by ${plan.requestedBy} (with requestedAt); ${how}`);
   }
   const stale = requestAgeProblem(input.requestedAt, Date.now(), { maxAgeMs: REQUEST_MAX_AGE_MS, maxFutureSkewMs: 2 * 60_000 });
   if (stale) throw refuse(FailureType.SignatureRefused, `input.requestedAt: ${stale}`);

@@ -56,7 +56,7 @@ async function undeploy(ctx: CliContext, r: UndeployRequest, cwd: string): Promi
   } catch (err) {
     if (err instanceof DeployAlreadyRunning) {
       throw new CliError(
-        `cannot ${what}: ${err.holder} of ${spec.service} in ${r.environment} is running as ${err.workflowId}${err.runId ? ` (run ${err.runId})` : ''}, and a ${r.action} never runs beside it (they share the lock). ` +
+        `cannot ${what}: ${err.holder} of ${spec.service} in ${r.environment} is running as ${err.workflowId}${err.runId ? ` (run ${err.runId})` : ''}, and ${r.action === 'stop' ? 'a stop' : 'an undeploy'} never runs beside it (they share the lock). ` +
           `Nothing was stopped. Let it finish (deployctl status ${spec.service} --env ${r.environment}) or cancel it (temporal workflow cancel --workflow-id ${err.workflowId}), then run this again.`,
         ExitCode.alreadyRunning,
       );
@@ -96,7 +96,7 @@ async function signIfNeeded(ctx: CliContext, input: UndeployInput & { spec: stri
   }
   if (!key) {
     throw usageError(
-      `--key: ${input.environment} has a signed approval gate (before ${signedGate.before}), so a ${input.action} request must be signed by ${input.requestedBy}'s key in the spec's trust.allowedSigners, as a deploy request is. ` +
+      `--key: ${input.environment} has a signed approval gate (before ${signedGate.before}), so ${input.action === 'stop' ? 'a stop' : 'an undeploy'} request must be signed by ${input.requestedBy}'s key in the spec's trust.allowedSigners, as a deploy request is. ` +
         `Pass --key <your private key> (or its .pub when the key is loaded in ssh-agent) (see deployctl ${command} --help)`,
     );
   }
