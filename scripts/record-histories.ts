@@ -14,6 +14,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { parseConfigSource } from '../src/runtime-config';
+import { startUndeploy } from '../src/client/undeploys';
 import { approvalUpdate, approveSignal, interveneSignal } from '../src/workflows/definitions';
 import { startDeployWorld, type DeployWorld } from '../test/helpers/deploy-world';
 import { STAGE_WAIT_MS, patientHealth, releaseDirOf, temporalCli } from '../test/helpers/workflow-probes';
@@ -104,6 +105,13 @@ const SCENARIOS: Scenario[] = [
       await setStagingSpec(world, {});
       return handle;
     },
+  },
+  {
+    // undeployService, not deployRelease: stop staging's process, remove current, nothing live.
+    name: 'undeploy',
+    expect: 'succeeded',
+    run: async (world) =>
+      startUndeploy(world.client, { spec: world.specPath, environment: 'staging', action: 'undeploy', requestedBy: 'carol', reason: 'recorded for replay' }, { taskQueue: 'deploys' }),
   },
 ];
 

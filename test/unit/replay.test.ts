@@ -8,8 +8,10 @@ import { historyFromExportedJson } from '../helpers/history-json';
 // Recorded histories of the main scenarios (scripts/record-histories.ts) replayed against today's workflow
 // code: a change that would break a deploy already running on a worker upgrade fails here, not in production.
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'histories');
-// Two generations: before signed gates and the validated-release patch, and after (`--as signed`).
-const REQUIRED = ['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'].flatMap((n) => [n, `${n}-signed`]);
+// Three generations: before signed gates and the validated-release patch, after (`--as signed`), and with the
+// summary memo (`--as summary`), which also has an undeployService history.
+const REQUIRED = [...['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'].flatMap((n) => [n, `${n}-signed`, `${n}-summary`]), 'undeploy-summary'];
+const WORKFLOW_TYPES = ['deployRelease', 'undeployService'];
 
 async function fixtures(): Promise<Array<{ name: string; history: { events: Array<Record<string, any>> } }>> {
   const files = (await fs.readdir(FIXTURES)).filter((f) => f.endsWith('.json')).sort();
@@ -22,12 +24,13 @@ async function fixtures(): Promise<Array<{ name: string; history: { events: Arra
   );
 }
 
-test('every main scenario has a recorded deployRelease history', async () => {
+test('every main scenario has a recorded deployRelease (or undeployService) history', async () => {
   const all = await fixtures();
   for (const name of REQUIRED) assert.ok(all.some((f) => f.name === name), `test/fixtures/histories/${name}.json is missing; run npx tsx scripts/record-histories.ts`);
   for (const { name, history } of all) {
     assert.ok(Array.isArray(history.events) && history.events.length > 0, `${name}: no events`);
-    assert.equal(history.events[0]!.workflowExecutionStartedEventAttributes?.workflowType?.name, 'deployRelease', `${name} is not a deployRelease history`);
+    const type = history.events[0]!.workflowExecutionStartedEventAttributes?.workflowType?.name;
+    assert.ok(WORKFLOW_TYPES.includes(type), `${name} is a ${type} history, not one of ${WORKFLOW_TYPES.join(', ')}`);
   }
 });
 
@@ -54,7 +57,7 @@ test('today\'s workflow code replays every recorded history without a nondetermi
  * Histories get a unique suffix so that two generations of one scenario replay side by side.
  */
 function recordedWorkflowId(history: { events: Array<Record<string, any>> }): string {
-  const plan = history.events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'plan');
+  const plan = history.events.find((e) => ['plan', 'planUndeploy'].includes(e.activityTaskScheduledEventAttributes?.activityType?.name));
   const payload = plan?.activityTaskScheduledEventAttributes?.input?.payloads?.[0]?.data;
   const id = payload ? (JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { workflowId?: string }).workflowId : undefined;
   return id ?? 'replay-without-plan';
