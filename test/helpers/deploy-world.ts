@@ -98,6 +98,9 @@ export async function startDeployWorld(
     spec.environments[env].target.port = ports[env];
     spec.environments[env].target.stopTimeoutMs = 3000;
   }
+  // The example's strategies (canary staging, blue/green production) are the traffic tests' subject; the
+  // rest of the suite deploys with replace, so ports and processes are the service's own.
+  for (const env of Object.values(spec.environments) as Array<Record<string, unknown>>) delete env.strategy;
   o.specOverrides?.(spec);
   const specPath = path.join(dataDir, 'deploy.yaml');
   await fs.writeFile(specPath, YAML.stringify(spec));
