@@ -4,16 +4,10 @@ import type { Activities } from '../activities';
 import type { DeployState } from './deploy-state';
 import { GateStopped, signedWith } from './gates';
 import { checkDecisionSignature } from './signatures';
-import type { CanaryStep, DeployPlan, DeployStageResult, PromotionState, SignatureProof, StrategyPlan, TrafficState } from './types';
+import { describeCanaryStep } from './canary-steps';
+import type { DeployPlan, DeployStageResult, PromotionState, SignatureProof, StrategyPlan, TrafficState } from './types';
 
 type Progressive = Exclude<StrategyPlan, { type: 'replace' }>;
-
-/** What one canary step does, in words (timeline, status, activity summaries). */
-export function describeCanaryStep(step: CanaryStep): string {
-  if ('setWeight' in step) return `setWeight ${step.setWeight}%`;
-  if ('analysis' in step) return `analysis against ${step.analysis.against === 'canary' ? 'the new release' : 'the front door'}`;
-  return step.pause.seconds !== undefined ? `pause ${step.pause.seconds} s` : 'pause until promoted';
-}
 
 /**
  * The pauses that wait for a signed `promote` (or a `reject`). At most one waits at a time; its statement's

@@ -49,10 +49,12 @@ export const localKind: TargetKind<typeof localTargetSpecSchema, LocalTargetPlan
     summary: (p) =>
       `local: \`${p.root}\`, ${p.frontDoor ? `front door (HAProxy) on port ${p.port}, releases on internal ports` : `port ${p.port}`}, keeps ${p.keepReleases} releases`,
     deployStage: (p) =>
-      `unpacks the release under \`${p.root}/releases/\`, swaps the \`current\` symlink atomically and (re)starts the service detached on port ${p.port} (a graceful stop gets ${p.stopTimeoutMs} ms, then the old process is killed); the last ${p.keepReleases} releases are kept; deploying the release that already runs is a no-op.`,
+      p.frontDoor
+        ? `unpacks the release under \`${p.root}/releases/\` and starts it beside the current one on an internal port of its own (\`PORT\`, \`{port}\`); traffic moves to it through the front door on port ${p.port} as the strategy says (see [Traffic](#traffic)), and \`current\` points to it once it takes all traffic. Deploying the release that already takes all traffic is a no-op.`
+        : `unpacks the release under \`${p.root}/releases/\`, swaps the \`current\` symlink atomically and (re)starts the service detached on port ${p.port} (a graceful stop gets ${p.stopTimeoutMs} ms, then the old process is killed); the last ${p.keepReleases} releases are kept; deploying the release that already runs is a no-op.`,
     inspectCommands: (p) => [
       `ls -l ${p.root}/current ${p.root}/releases`,
-      ...(p.frontDoor ? [`echo "show servers state releases" | socat stdio ${p.root}/front-door/haproxy.sock`, `cat ${p.root}/front-door/front-door.json`] : []),
+      ...(p.frontDoor ? [`node -e 'const c=require("net").connect(process.argv[1]);c.end("show servers state releases\\n");c.pipe(process.stdout)' ${p.root}/front-door/haproxy.sock`, `cat ${p.root}/front-door/front-door.json`] : []),
     ],
     diskPath: (p) => p.root,
     requiresRunningCurrent: true,
