@@ -105,11 +105,11 @@ export function createTrafficTarget(
     if (classic) {
       report(`release ${classic.releaseId} serves port ${settings.port} directly (no front door yet); moving it behind the front door`);
       const current = await readCurrentRelease(layout);
-      if (current) {
-        await ensureRunning(current, runtimeEnv);
-        await frontDoor.apply({ servers: await desiredServers(new Map([[current.releaseId, 100]])) });
-      }
+      // A copy of it starts on an internal port first; the port is free only once the old process stopped,
+      // so requests are refused for as long as haproxy takes to start (once, when the front door arrives).
+      if (current) await ensureRunning(current, runtimeEnv);
       await stopServiceProcess(layout, settings.stopTimeoutMs, report);
+      if (current) await frontDoor.apply({ servers: await desiredServers(new Map([[current.releaseId, 100]])) });
     }
   }
 
@@ -246,6 +246,11 @@ export function createTrafficTarget(
     async preflight(): Promise<string> {
       const status = await frontDoor.status();
       if (status.running) return `front door on port ${settings.port} runs (haproxy pid ${status.pid}), serving ${status.recorded.length} release(s)`;
+      if (status.recorded.length > 0) {
+        // A crashed or killed haproxy: brought back to exactly what it served (its record), as any traffic step would.
+        const restored = await frontDoor.ensureRunning();
+        return `front door on port ${settings.port} was down; started again from its record (haproxy pid ${restored.pid}, ${restored.recorded.length} release(s))`;
+      }
       const classic = await liveServiceProcess(layout);
       if (classic) return `port ${settings.port} is served directly by release ${classic.releaseId} (pid ${classic.pid}); the deploy moves it behind a front door`;
       await ensurePortFree(settings.port, 0);
@@ -254,9 +259,13 @@ export function createTrafficTarget(
 
     async status(): Promise<TargetStatus> {
       const current = await readCurrentRelease(layout);
-      const live = current ? await liveServiceProcess(releaseProcessLayout(layout, current.releaseId)) : null;
+      // Behind the front door, or still on the port itself (an environment that used replace until now).
+      const live = current
+        ? ((await liveServiceProcess(releaseProcessLayout(layout, current.releaseId))) ??
+          (await liveServiceProcess(layout).then((p) => (p?.releaseId === current.releaseId ? p : null))))
+        : null;
       const view = await trafficView();
-      return { current, running: live !== null && view.frontDoorRunning, ...(live ? { pid: live.pid } : {}), traffic: view };
+      return { current, running: live !== null, ...(live ? { pid: live.pid } : {}), traffic: view };
     },
   };
 }
