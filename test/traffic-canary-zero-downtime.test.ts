@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FrontDoor, startLoad, type LoadRun } from '../src/traffic';
+import { promoteSignal } from '../src/workflows/definitions';
 import { startDeployWorld, type DeployWorld } from './helpers/deploy-world';
 
 // Staging as a canary behind a real HAProxy front door, with real releases of the example service and a
@@ -20,6 +21,7 @@ before(async () => {
         steps: [{ setWeight: 25 }, { analysis: {} }, { setWeight: 50 }, { analysis: { against: 'frontDoor' } }],
         scaleDownDelaySeconds: 1,
       };
+      spec.environments.production.strategy = { type: 'blueGreen', previewAnalysis: true, pauseForPromote: true, promoters: ['alice'], scaleDownDelaySeconds: 1 };
     },
   });
   await world.startWorker();
@@ -104,4 +106,30 @@ test('the known-bad 2.0.0 gets no more than its first weight, is switched back b
   assert.match(fd.recorded[0]!.name, /^r-1-1-0-/);
   const runDir = await fs.readdir(path.join(world.targetRoot('staging'), 'run'));
   assert.ok(!runDir.some((f) => f.startsWith('2.0.0')), `2.0.0's process is stopped and forgotten: ${runDir.join(', ')}`);
+});
+
+test('production blue/green pauses before the switch: only a promote signed by a promoter\'s key switches traffic', async () => {
+  const handle = await world.deploy({ environment: 'production', version: '1.1.0' });
+  await world.waitForStatus(handle, (s) => s.pendingGate !== undefined, 120_000);
+  await world.approve(handle, 'alice');
+  const paused = await world.waitForStatus(handle, (s) => s.pendingPromotion !== undefined, 120_000);
+  assert.equal(paused.pendingPromotion?.stage, 'deploy:switch');
+  assert.equal(paused.pendingPromotion?.signed, true);
+  assert.equal(paused.traffic?.weight, 0);
+  const before = await world.get('production', '/').catch(() => ({ status: 0, body: null }));
+  assert.notEqual(before.body?.version, '1.1.0', 'no request reaches the new release before the switch');
+
+  await handle.signal(promoteSignal, { by: 'alice' }); // unsigned
+  await handle.signal(promoteSignal, { by: 'mallory', signature: await world.sign(handle, 'promote', 'mallory').catch(() => 'x') });
+  const refused = await world.waitForStatus(handle, (s) => s.timeline.filter((t) => t.kind === 'signal_refused').length >= 2);
+  const reasons = refused.timeline.filter((t) => t.kind === 'signal_refused').map((t) => `${t.event}: ${t.detail}`);
+  assert.ok(reasons.some((r) => /promote by alice refused: promote before deploy:switch must be signed by alice's key/.test(r)), reasons.join('\n'));
+  assert.ok(reasons.some((r) => /promote by mallory refused: mallory may not promote/.test(r)), reasons.join('\n'));
+  assert.ok((await world.status(handle)).pendingPromotion, 'still paused');
+
+  await handle.signal(promoteSignal, { by: 'alice', comment: 'preview looks right', signature: await world.sign(handle, 'promote', 'alice') });
+  const { status, result } = await world.outcome(handle);
+  assert.equal(status, 'succeeded', JSON.stringify(result.timeline.slice(-5)));
+  assert.ok(result.timeline.some((t) => /^promoted at deploy:switch by alice \(signed, key SHA256:/.test(t.event)), JSON.stringify(result.timeline.map((t) => t.event)));
+  assert.equal((await world.get('production', '/')).body.version, '1.1.0');
 });
