@@ -1,16 +1,28 @@
+import { requireCachedBlob } from '../artifacts';
 import { readConfigSource } from '../runtime-config';
 import type { Approval, ArtifactRef, CurrentReleaseRef, DeployPlan, DeployStageResult } from '../workflows/types';
-import { withHeartbeat, type ActivityDeps } from './context';
+import { artifactCacheDir, withHeartbeat, workerDataDir, type ActivityDeps } from './context';
 import { targetFor } from './target';
+
+/**
+ * The artifact as a file on this worker: the build stage may have run on another replica, so the path it
+ * returned is not used; the bytes are taken from this worker's cache, fetched by sha256 from the shared store
+ * when missing, and verified. An externally built version (no build section) has no file.
+ */
+export async function localArtifactPath(deps: ActivityDeps, artifact: ArtifactRef, what: string, progress?: (message: string) => void): Promise<string> {
+  if (!artifact.path) return '';
+  return requireCachedBlob({ store: deps.artifacts, cacheDir: artifactCacheDir(deps), sha256: artifact.sha256, what, onProgress: progress });
+}
 
 /** Deploy = stage the artifact on the target, switch to it, (re)start; then it is the registry's live release. */
 export function deployActivity(deps: ActivityDeps) {
   return async function deploy(a: { plan: DeployPlan; artifact: ArtifactRef; workflowId: string; runId: string; approvals?: Approval[] }): Promise<DeployStageResult> {
     const { plan, artifact } = a;
     return withHeartbeat(async (progress) => {
+      const artifactPath = await localArtifactPath(deps, artifact, `deploy of ${plan.service} ${plan.version}`, progress);
       const runtimeEnv = await readConfigSource(plan.config.envFile);
-      const outcome = await targetFor(plan, progress).deploy(
-        { service: plan.service, environment: plan.environment, version: plan.version, sha256: artifact.sha256, artifactPath: artifact.path },
+      const outcome = await targetFor(plan, progress, workerDataDir(deps)).deploy(
+        { service: plan.service, environment: plan.environment, version: plan.version, sha256: artifact.sha256, artifactPath },
         runtimeEnv,
       );
       await deps.registry.markDeployed({
@@ -35,7 +47,7 @@ export function rollbackDeployActivity(deps: ActivityDeps) {
     const { plan } = a;
     return withHeartbeat(async (progress) => {
       const runtimeEnv = await readConfigSource(plan.config.envFile);
-      const r = await targetFor(plan, progress).rollback(a.previous, runtimeEnv);
+      const r = await targetFor(plan, progress, workerDataDir(deps)).rollback(a.previous, runtimeEnv);
       await deps.registry.restorePrevious({
         service: plan.service,
         environment: plan.environment,
