@@ -50,16 +50,6 @@ CREATE TABLE IF NOT EXISTS deploy_artifact_versions (
 /** Serialises schema creation between workers starting at once (the registry uses 7201001). */
 const SCHEMA_LOCK = 7201002;
 
-/**
- * One chunk in binary result format: the bytes as they are, not bytea's hex text (half the traffic, no
- * parsing). pg has no binary parser for bytea, so the raw buffer is taken as it comes.
- */
-const READ_CHUNK = {
-  text: 'SELECT data FROM deploy_artifact_chunks WHERE blob_id = $1 AND seq = $2',
-  binary: true,
-  types: { getTypeParser: () => (value: Buffer) => value },
-};
-
 interface BlobRow {
   id: string;
   sizeBytes: number;
@@ -193,7 +183,7 @@ export class PostgresArtifactStore implements ArtifactStore {
     async function* chunks(): AsyncGenerator<Buffer> {
       let read = 0;
       for (let seq = 0; seq < row!.chunks; seq++) {
-        const { rows } = await pool.query<{ data: Buffer }>({ ...READ_CHUNK, values: [row!.id, seq] });
+        const { rows } = await pool.query<{ data: Buffer }>('SELECT data FROM deploy_artifact_chunks WHERE blob_id = $1 AND seq = $2', [row!.id, seq]);
         if (!rows[0]) throw refusal({ sha256: null, sizeBytes: read, problem: `lack chunk ${seq} of ${row!.chunks}` });
         read += rows[0].data.length;
         yield rows[0].data;

@@ -35,6 +35,7 @@ export async function* verifiedBytes(source: AsyncIterable<Uint8Array>, expected
   const hash = createHash('sha256');
   let sizeBytes = 0;
   for await (const chunk of source) {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError(`artifact ${expected.sha256}: the store yielded ${typeof chunk}, not bytes`);
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     sizeBytes += buf.length;
     if (sizeBytes > expected.sizeBytes) throw refusal({ sha256: null, sizeBytes, problem: `run past the recorded ${expected.sizeBytes} bytes` });
