@@ -105,7 +105,7 @@ test("the build stage of a production deploy refuses the version a staging deplo
       migrations: { directory: 'migrations', lockTimeoutMs: 1000, statementTimeoutMs: 1000 },
     }) as unknown as DeployPlan;
   // The worker's cache is the store here: a filesystem store on the data directory (one machine).
-  const build = buildActivity({ config: { DEPLOY_DATA_DIR: dataDir } as WorkerConfig, cwd: scratch, artifacts: new FilesystemArtifactStore(artifactStore) } as ActivityDeps);
+  const build = buildActivity({ config: { DEPLOY_DATA_DIR: dataDir } as WorkerConfig, cwd: scratch, artifacts: new FilesystemArtifactStore(artifactStore) } as unknown as ActivityDeps);
   const staging = (await new MockActivityEnvironment().run(build, { plan: plan(impostor, 'staging') })) as ArtifactRef;
   assert.equal(staging.reused, false);
   await assert.rejects(
