@@ -1,18 +1,8 @@
-import { requireCachedBlob } from '../artifacts';
 import { readConfigSource } from '../runtime-config';
 import type { Approval, ArtifactRef, CurrentReleaseRef, DeployPlan, DeployStageResult } from '../workflows/types';
-import { artifactCacheDir, withHeartbeat, workerDataDir, type ActivityDeps } from './context';
+import { localArtifactPath } from './artifact';
+import { withHeartbeat, workerDataDir, type ActivityDeps } from './context';
 import { targetFor } from './target';
-
-/**
- * The artifact as a file on this worker: the build stage may have run on another replica, so the path it
- * returned is not used; the bytes are taken from this worker's cache, fetched by sha256 from the shared store
- * when missing, and verified. An externally built version (no build section) has no file.
- */
-export async function localArtifactPath(deps: ActivityDeps, artifact: ArtifactRef, what: string, progress?: (message: string) => void): Promise<string> {
-  if (!artifact.path) return '';
-  return requireCachedBlob({ store: deps.artifacts, cacheDir: artifactCacheDir(deps), sha256: artifact.sha256, what, onProgress: progress });
-}
 
 /** Deploy = stage the artifact on the target, switch to it, (re)start; then it is the registry's live release. */
 export function deployActivity(deps: ActivityDeps) {

@@ -9,8 +9,8 @@ import { applyMigrations, type ApplyResult, type RunnableMigration } from '../mi
 import { isNonTransactional } from '../migrations/sql';
 import { readConfigSource } from '../runtime-config';
 import type { ArtifactRef, DeployPlan } from '../workflows/types';
+import { localArtifactPath } from './artifact';
 import { artifactCacheDir, withHeartbeat, type ActivityDeps } from './context';
-import { localArtifactPath } from './deploy';
 
 export interface MigrateReport extends ApplyResult {
   lintAllowed: string[];

@@ -39,7 +39,9 @@ export async function requireCachedBlob(o: { store: ArtifactStore; cacheDir: str
   throw refuse(
     FailureType.ArtifactConflict,
     `${o.what}: artifact ${o.sha256} is in neither ${o.store.location} nor this worker's cache ${o.cacheDir}; ` +
-      `it was removed after the build stage. Deploy the version again: its build stage restores it from the recorded commit when the rebuild hashes to ${o.sha256}.`,
+      `it was removed after the build stage, or the replica that built it keeps its artifacts elsewhere (every replica must use the same store: ` +
+      `DEPLOY_ARTIFACT_STORE=postgres on one database, or filesystem with one shared DEPLOY_ARTIFACT_DIR). ` +
+      `Deploy the version again: its build stage restores it from the recorded commit when the rebuild hashes to ${o.sha256}.`,
   );
 }
 
