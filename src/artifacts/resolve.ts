@@ -43,7 +43,7 @@ export async function resolveArtifact(o: ResolveArtifactOptions): Promise<Resolv
       throw refuse(
         FailureType.RollbackRefused,
         `rollback to ${version}: the release registry says ${service} ${version} ran here as artifact ${o.registrySha256}, but ${o.store.location} records the version as ${record.sha256}; ` +
-          `a rollback must run the exact bytes that ran before. Find out which is right before deploying ${version} again.`,
+          `a rollback must run the exact bytes that ran before, and these two disagree. Compare the registry (deployctl history ${service}) with the store's record, or deploy a new version.`,
         { registrySha256: o.registrySha256, recordedSha256: record.sha256 },
       );
     }
