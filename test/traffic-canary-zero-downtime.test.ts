@@ -133,3 +133,18 @@ test('production blue/green pauses before the switch: only a promote signed by a
   assert.ok(result.timeline.some((t) => /^promoted at deploy:switch by alice \(signed, key SHA256:/.test(t.event)), JSON.stringify(result.timeline.map((t) => t.event)));
   assert.equal((await world.get('production', '/')).body.version, '1.1.0');
 });
+
+test('haproxy killed between deploys: the worker starts it again from its record within seconds, no deploy needed', async () => {
+  const before = await frontDoorOf().status();
+  assert.ok(before.running && before.pid);
+  process.kill(before.pid!, 'SIGKILL');
+  const deadline = Date.now() + 60_000;
+  let after = await frontDoorOf().status();
+  while (!(after.running && after.pid !== before.pid) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    after = await frontDoorOf().status();
+  }
+  assert.ok(after.running && after.pid !== before.pid, 'a new haproxy serves the front door');
+  assert.ok(after.matchesRecorded, JSON.stringify(after));
+  assert.equal((await world.get('staging', '/')).body.version, '1.1.0');
+});

@@ -8,6 +8,7 @@ import { activityMetricsInterceptor } from '../metrics/activity-metrics-intercep
 import { DeployMetrics } from '../metrics/deploy-metrics';
 import { visibilityInFlightCounter } from '../metrics/in-flight';
 import { Registry } from '../registry/registry';
+import { frontDoorIndexDir, startFrontDoorKeeper } from '../traffic/keeper';
 import { connectionOptions } from '../temporal-connection';
 
 export interface DeployWorker {
@@ -65,9 +66,16 @@ export async function createDeployWorker(o: { config: WorkerConfig; cwd?: string
       artifacts: store,
       metrics,
       run: async () => {
+        // Front doors this worker drives are started again if they die between deploys.
+        const keeper = startFrontDoorKeeper({
+          indexDir: frontDoorIndexDir(path.resolve(cwd, config.DEPLOY_DATA_DIR)),
+          intervalMs: 5_000,
+          log: (message) => process.stderr.write(`[front-door-keeper] ${message}\n`),
+        });
         try {
           await worker.run();
         } finally {
+          keeper.stop();
           await store.close().catch(() => undefined);
           await registry.close().catch(() => undefined);
           await conn.close().catch(() => undefined);

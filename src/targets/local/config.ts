@@ -39,6 +39,8 @@ export const frontDoorSettingsSchema = z.strictObject({
   checkIntervalMs: z.number().int().min(100).max(60_000).default(500),
   /** How long a release leaving the front door may take to finish its requests. */
   drainTimeoutMs: z.number().int('must be an integer').min(0, 'must not be negative').max(maxMs).default(30_000),
+  /** The worker's list of front doors it keeps up between deploys (src/traffic/keeper.ts); absent: not listed. */
+  keeperIndexDir: absolutePath.optional(),
 });
 export type FrontDoorSettings = z.infer<typeof frontDoorSettingsSchema>;
 

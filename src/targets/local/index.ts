@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { frontDoorIndexDir } from '../../traffic/keeper';
 import type { TargetKind } from '../kind';
 import { localTargetSpecSchema, type FrontDoorSettings } from './config';
 import { createLocalTarget } from './target';
@@ -42,7 +44,7 @@ export const localKind: TargetKind<typeof localTargetSpecSchema, LocalTargetPlan
       keepReleases: p.keepReleases,
       stopTimeoutMs: p.stopTimeoutMs,
       startTimeoutMs: p.startTimeoutMs,
-      ...(p.frontDoor ? { frontDoor: p.frontDoor } : {}),
+      ...(p.frontDoor ? { frontDoor: { ...p.frontDoor, keeperIndexDir: frontDoorIndexDir(path.resolve(ctx.dataDir)) } } : {}),
       onProgress: ctx.onProgress,
     }),
   describe: {

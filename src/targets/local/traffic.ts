@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { FailureType, refuse } from '../../errors';
 import { FrontDoor, type DesiredServerInput, type FrontDoorStatus } from '../../traffic';
+import { registerFrontDoor } from '../../traffic/keeper';
 import { releaseProcessLayout, type LocalLayout, type LocalTargetSettings } from './config';
 import { targetProcessGroups } from './ownership';
 import { ensurePortFree, liveServiceProcess, reconcileServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
@@ -37,6 +38,17 @@ export function createTrafficTarget(
     onProgress: report,
   });
   const portFile = (releaseId: string) => path.join(layout.root, 'run', `${releaseId}.json`);
+  /** Lists the front door for the worker's keeper, which starts it again if it dies between deploys. */
+  const register = async () => {
+    if (!fd.keeperIndexDir) return;
+    await registerFrontDoor(fd.keeperIndexDir, {
+      name: fd.name,
+      publicPort: settings.port,
+      directory: frontDoor.files.directory,
+      healthCheck: { path: fd.healthPath, intervalMs: fd.checkIntervalMs },
+      removeDrainTimeoutMs: fd.drainTimeoutMs,
+    });
+  };
 
   /** The release's process, started on its own port unless it already runs; waits until it listens. */
   async function ensureRunning(release: CurrentRelease, runtimeEnv: Record<string, string>): Promise<{ port: number; started: boolean }> {
@@ -116,6 +128,7 @@ export function createTrafficTarget(
   const traffic: TrafficControl = {
     async startBeside(release: ReleaseToDeploy, runtimeEnv: Record<string, string>) {
       const valid = validateRelease(release);
+      await register();
       await takeOverPublicPort(runtimeEnv);
       const next = await stageRelease(layout, valid, unpack, report);
       const current = await readCurrentRelease(layout);
