@@ -421,8 +421,21 @@ async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> 
   const handle = ctx.client.workflow.getHandle(workflowId, runId);
   let forgedRefused = false;
   let forgedSent = false;
+  let approved = false;
   const outcome = await follow(handle, since, async (view) => {
     if (view.status !== 'awaiting_approval') return false;
+    if (view.pendingPromotion) {
+      // Blue/green paused before the switch: the new release runs beside the old one and passed its
+      // analysis; alice promotes it with a signed `promote` (deployctl prints the signal command).
+      out(`  ${since()}  promoting as alice through the Temporal CLI, signed with her key (deployctl prints the command):`);
+      const printed = await deployctlPrint(ctx, ['promote', ctx.spec.service, '--env', step.environment, '--by', 'alice', '--key', keyArg(ctx, 'alice'), '--print']);
+      out(`          $ ${shellCommand(['temporal', ...printed.argv.slice(1).map(shortenSignature)])}   (signature shortened here)`);
+      const signal = await runCli(ctx.cli, printed.argv.slice(1));
+      if (signal.code !== 0) throw new Error(`temporal workflow signal failed (exit ${signal.code}):\n${signal.output}`);
+      out(`  ${since()}  ${signal.output.trim() || 'signal sent'}`);
+      return true;
+    }
+    if (approved) return false;
     if (!forgedSent) {
       // First the forged approval; the next poll prints its refusal from the timeline, then alice approves.
       forgedSent = true;
@@ -436,7 +449,9 @@ async function rehearse(step: Step, ctx: RehearsalContext): Promise<StepReport> 
     const signal = await runCli(ctx.cli, printed.argv.slice(1));
     if (signal.code !== 0) throw new Error(`temporal workflow signal failed (exit ${signal.code}):\n${signal.output}`);
     out(`  ${since()}  ${signal.output.trim() || 'signal sent'}`);
-    return true;
+    approved = true;
+    // Production is blue/green with a pause for promote after its gate: keep watching for it.
+    return !(ctx.spec.environments[step.environment] as { strategy?: { pauseForPromote?: boolean } }).strategy?.pauseForPromote;
   });
   inFlight = undefined;
   if (interrupted) return waitForShutdown();

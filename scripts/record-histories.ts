@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { parseConfigSource } from '../src/runtime-config';
 import { startUndeploy } from '../src/client/undeploys';
-import { approvalUpdate, approveSignal, interveneSignal } from '../src/workflows/definitions';
+import { approvalUpdate, approveSignal, interveneSignal, promoteSignal } from '../src/workflows/definitions';
 import { startDeployWorld, type DeployWorld } from '../test/helpers/deploy-world';
 import { STAGE_WAIT_MS, patientHealth, releaseDirOf, temporalCli } from '../test/helpers/workflow-probes';
 import { formatDuration, info, step } from './lib/log';
@@ -105,6 +105,31 @@ const SCENARIOS: Scenario[] = [
       await setStagingSpec(world, {});
       return handle;
     },
+  },
+  {
+    // Staging as a canary paused for a signed promote: every traffic activity, the pause and the promote signal.
+    name: 'canary',
+    expect: 'succeeded',
+    run: async (world) => {
+      await world.updateSpec((spec) => {
+        spec.environments.staging.strategy = {
+          type: 'canary',
+          steps: [{ setWeight: 25 }, { analysis: {} }, { pause: {} }, { setWeight: 50 }, { analysis: { against: 'frontDoor' } }],
+          promoters: ['alice'],
+          scaleDownDelaySeconds: 1,
+        };
+      });
+      const handle = await world.deploy({ environment: 'staging', version: '1.1.0', requestedBy: 'carol' });
+      await world.waitForStatus(handle, (s) => s.pendingPromotion !== undefined, STAGE_WAIT_MS);
+      await handle.signal(promoteSignal, { by: 'alice', comment: 'recorded for replay', signature: await world.sign(handle, 'promote', 'alice') });
+      return handle;
+    },
+  },
+  {
+    // The known-bad release as a canary: its analysis fails at the first weight and the saga switches back.
+    name: 'canary-rollback',
+    expect: 'rolled_back',
+    run: async (world) => world.deploy({ environment: 'staging', version: '2.0.0', requestedBy: 'carol' }),
   },
   {
     // undeployService, not deployRelease: stop staging's process, remove current, nothing live.

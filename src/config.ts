@@ -16,6 +16,13 @@ export const workerEnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/deployer'),
   DEPLOY_DATA_DIR: filePath.default('.data'),
+  /**
+   * Where the artifacts every worker replica shares are kept: `postgres` (the database of DEPLOY_DATABASE_URL)
+   * or `filesystem` (DEPLOY_ARTIFACT_DIR, a shared mount). Each worker's <DEPLOY_DATA_DIR>/artifacts is its cache.
+   */
+  DEPLOY_ARTIFACT_STORE: z.enum(['postgres', 'filesystem'], 'must be postgres or filesystem').default('postgres'),
+  /** The shared artifact directory of DEPLOY_ARTIFACT_STORE=filesystem. Default: the worker's own cache (one machine only). */
+  DEPLOY_ARTIFACT_DIR: filePath.optional(),
   /** Where deploy specs may come from: a spec path must resolve (symlinks followed) inside it. Default: the working directory. */
   DEPLOY_SPEC_ROOT: filePath.optional(),
   /**
@@ -71,6 +78,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     const c = parsed.data;
     if (Boolean(c.TEMPORAL_TLS_CERT) !== Boolean(c.TEMPORAL_TLS_KEY)) {
       problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both (client certificate and its key) or neither');
+    }
+    if (c.DEPLOY_ARTIFACT_DIR !== undefined && c.DEPLOY_ARTIFACT_STORE !== 'filesystem') {
+      problems.push('DEPLOY_ARTIFACT_DIR: only read when DEPLOY_ARTIFACT_STORE=filesystem; set that too, or unset DEPLOY_ARTIFACT_DIR to keep artifacts in PostgreSQL');
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);

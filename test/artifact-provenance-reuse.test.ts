@@ -7,7 +7,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { buildActivity } from '../src/activities/build';
 import type { ActivityDeps } from '../src/activities/context';
-import { buildArtifact, findReusableArtifact, type BuildOptions } from '../src/artifacts';
+import { buildArtifact, FilesystemArtifactStore, findReusableArtifact, type BuildOptions } from '../src/artifacts';
+import type { WorkerConfig } from '../src/config';
 import { FailureType } from '../src/errors';
 import type { ArtifactRef, DeployPlan } from '../src/workflows/types';
 import { createGitRepo, NODE_BUILD_SCRIPT, type GitRepo } from './helpers/git-repo';
@@ -103,7 +104,8 @@ test("the build stage of a production deploy refuses the version a staging deplo
       runtime: { command: ['node', 'dist/lib/server.js'], requiredConfig: [] },
       migrations: { directory: 'migrations', lockTimeoutMs: 1000, statementTimeoutMs: 1000 },
     }) as unknown as DeployPlan;
-  const build = buildActivity({} as ActivityDeps);
+  // The worker's cache is the store here: a filesystem store on the data directory (one machine).
+  const build = buildActivity({ config: { DEPLOY_DATA_DIR: dataDir } as WorkerConfig, cwd: scratch, artifacts: new FilesystemArtifactStore(artifactStore) } as unknown as ActivityDeps);
   const staging = (await new MockActivityEnvironment().run(build, { plan: plan(impostor, 'staging') })) as ArtifactRef;
   assert.equal(staging.reused, false);
   await assert.rejects(

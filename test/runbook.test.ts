@@ -85,6 +85,7 @@ describe('runbook content follows the spec', () => {
       raw.health.maxConsecutiveFailures = 7;
       raw.environments.production.gates[0].approvers = ['carol', 'dave', 'erin'];
       raw.environments.production.gates[0].quorum = 2;
+      raw.environments.production.strategy.promoters = ['carol', 'dave'];
       raw.preChecks.minFreeDiskMb = 1024;
     });
     const before = render(spec, 'production');
@@ -289,7 +290,7 @@ describe('every command line in the runbook parses', () => {
           await checkTemporalLine(cli, words, spec);
           counts.temporal++;
         } else {
-          assert.ok(['curl', 'ls'].includes(words[0]!), `unexpected command in the runbook: ${line}`);
+          assert.ok(['curl', 'ls', 'cat', 'node'].includes(words[0]!), `unexpected command in the runbook: ${line}`);
           counts.other++;
         }
       }

@@ -22,8 +22,8 @@ export interface FindHaproxyOptions {
 
 /** What does not work without HAProxy: said wherever it is missing, so the consequence is clear. */
 export const WITHOUT_HAPROXY =
-  'Without it the traffic front doors cannot run: environments served through a public port (blue/green and ' +
-  'canary switches) cannot deploy, and the traffic tests are skipped.';
+  'Without it the traffic front doors cannot run: environments with a blueGreen or canary strategy (the ' +
+  "example's staging and production) cannot deploy, and the traffic tests fail.";
 
 const INSTALL_ADVICE = `Install Debian's haproxy >= ${MINIMUM_HAPROXY_VERSION} (as root: apt-get install -y haproxy) or set HAPROXY_PATH=/path/to/haproxy.`;
 

@@ -1,13 +1,30 @@
+import path from 'node:path';
 import { Context, heartbeat } from '@temporalio/activity';
+import { localArtifactCache, type ArtifactStore } from '../artifacts/shared';
 import type { WorkerConfig } from '../config';
 import type { Registry } from '../registry/registry';
 
-/** What every activity may use: the worker's configuration and the release registry. */
+/** What every activity may use: the worker's configuration, the release registry and the shared artifact store. */
 export interface ActivityDeps {
   config: WorkerConfig;
   registry: Registry;
+  /** The artifact store every worker replica shares; this worker caches it in <DEPLOY_DATA_DIR>/artifacts. */
+  artifacts: ArtifactStore;
   /** Where relative paths in specs resolve (the worker's working directory). */
   cwd: string;
+}
+
+/**
+ * This worker's data directory. A plan carries the data directory of the worker that planned it, which
+ * another replica (another machine) may not have: stages use their own worker's.
+ */
+export function workerDataDir(deps: Pick<ActivityDeps, 'config' | 'cwd'>): string {
+  return path.resolve(deps.cwd, deps.config.DEPLOY_DATA_DIR);
+}
+
+/** This worker's local cache of the shared artifact store. */
+export function artifactCacheDir(deps: Pick<ActivityDeps, 'config' | 'cwd'>): string {
+  return localArtifactCache(deps.config, deps.cwd);
 }
 
 /**

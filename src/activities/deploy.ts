@@ -1,6 +1,7 @@
 import { readConfigSource } from '../runtime-config';
 import type { Approval, ArtifactRef, CurrentReleaseRef, DeployPlan, DeployStageResult } from '../workflows/types';
-import { withHeartbeat, type ActivityDeps } from './context';
+import { localArtifactPath } from './artifact';
+import { withHeartbeat, workerDataDir, type ActivityDeps } from './context';
 import { targetFor } from './target';
 
 /** Deploy = stage the artifact on the target, switch to it, (re)start; then it is the registry's live release. */
@@ -8,9 +9,10 @@ export function deployActivity(deps: ActivityDeps) {
   return async function deploy(a: { plan: DeployPlan; artifact: ArtifactRef; workflowId: string; runId: string; approvals?: Approval[] }): Promise<DeployStageResult> {
     const { plan, artifact } = a;
     return withHeartbeat(async (progress) => {
+      const artifactPath = await localArtifactPath(deps, artifact, `deploy of ${plan.service} ${plan.version}`, progress);
       const runtimeEnv = await readConfigSource(plan.config.envFile);
-      const outcome = await targetFor(plan, progress).deploy(
-        { service: plan.service, environment: plan.environment, version: plan.version, sha256: artifact.sha256, artifactPath: artifact.path },
+      const outcome = await targetFor(plan, progress, workerDataDir(deps)).deploy(
+        { service: plan.service, environment: plan.environment, version: plan.version, sha256: artifact.sha256, artifactPath },
         runtimeEnv,
       );
       await deps.registry.markDeployed({
@@ -35,7 +37,7 @@ export function rollbackDeployActivity(deps: ActivityDeps) {
     const { plan } = a;
     return withHeartbeat(async (progress) => {
       const runtimeEnv = await readConfigSource(plan.config.envFile);
-      const r = await targetFor(plan, progress).rollback(a.previous, runtimeEnv);
+      const r = await targetFor(plan, progress, workerDataDir(deps)).rollback(a.previous, runtimeEnv);
       await deps.registry.restorePrevious({
         service: plan.service,
         environment: plan.environment,

@@ -5,6 +5,7 @@ import { migrateActivity } from './migrate';
 import { planActivity } from './plan';
 import { preChecksActivity } from './pre-checks';
 import { recordReleaseActivity } from './record-release';
+import { analyzeReleaseActivity, promoteReleaseActivity, retireReleasesActivity, shiftTrafficActivity, startReleaseActivity } from './traffic';
 import { planUndeployActivity, stopServiceActivity } from './undeploy';
 import { validateActivity } from './validate';
 
@@ -21,6 +22,11 @@ export function createActivities(deps: ActivityDeps) {
     validate: validateActivity(deps),
     rollbackDeploy: rollbackDeployActivity(deps),
     recordRelease: recordReleaseActivity(deps),
+    startRelease: startReleaseActivity(deps),
+    shiftTraffic: shiftTrafficActivity(deps),
+    analyzeRelease: analyzeReleaseActivity(deps),
+    promoteRelease: promoteReleaseActivity(deps),
+    retireReleases: retireReleasesActivity(deps),
     // undeployService (stop / undeploy)
     planUndeploy: planUndeployActivity(deps),
     stopService: stopServiceActivity(deps),

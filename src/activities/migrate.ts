@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findArtifact, unpackArtifact } from '../artifacts';
+import { readVersionRecord, unpackArtifact } from '../artifacts';
 import { FailureType, refuse } from '../errors';
 import { loadMigrationDir } from '../migrations/files';
 import { formatAllowed, formatFinding, lintMigrationSet } from '../migrations/lint';
@@ -9,7 +9,8 @@ import { applyMigrations, type ApplyResult, type RunnableMigration } from '../mi
 import { isNonTransactional } from '../migrations/sql';
 import { readConfigSource } from '../runtime-config';
 import type { ArtifactRef, DeployPlan } from '../workflows/types';
-import { withHeartbeat, type ActivityDeps } from './context';
+import { localArtifactPath } from './artifact';
+import { artifactCacheDir, withHeartbeat, type ActivityDeps } from './context';
 
 export interface MigrateReport extends ApplyResult {
   lintAllowed: string[];
@@ -29,7 +30,8 @@ export function migrateActivity(deps: ActivityDeps) {
       throw refuse(FailureType.SpecInvalid, `environments.${plan.environment}.database.urlFromConfig: the release ships migrations but the environment names no database`);
     }
     return withHeartbeat(async (progress) => {
-      const files = await readReleaseMigrations(artifact, plan.migrations.directory);
+      const artifactPath = await localArtifactPath(deps, artifact, `migrations of ${plan.service} ${plan.version}`, progress);
+      const files = await readReleaseMigrations(artifact, artifactPath, plan.migrations.directory);
 
       // The linter runs first: an unsafe migration never reaches the database. Files are linted in run order,
       // so a rule can rely on what earlier files did (e.g. a CHECK validated before SET NOT NULL).
@@ -45,8 +47,10 @@ export function migrateActivity(deps: ActivityDeps) {
 
       let liveShips = new Set<string>();
       if (plan.live) {
-        const liveArtifact = await findArtifact(plan.artifactStore, plan.service, plan.live.version);
-        liveShips = new Set(liveArtifact?.manifest.migrations.map((m) => m.id) ?? []);
+        // What the live release ships is in its version record: the shared store's, or this cache's (older releases).
+        const liveRecord =
+          (await deps.artifacts.findVersion(plan.service, plan.live.version)) ?? (await readVersionRecord(artifactCacheDir(deps), plan.service, plan.live.version));
+        liveShips = new Set(liveRecord?.manifest.migrations.map((m) => m.id) ?? []);
       }
       const config = await readConfigSource(plan.config.envFile);
       const databaseUrl = config[plan.config.databaseUrlFrom!];
@@ -73,10 +77,10 @@ export function migrateActivity(deps: ActivityDeps) {
 }
 
 /** The migration files exactly as the artifact carries them, checked against its manifest. */
-async function readReleaseMigrations(artifact: ArtifactRef, directory: string) {
+async function readReleaseMigrations(artifact: ArtifactRef, artifactPath: string, directory: string) {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-migrations-'));
   try {
-    await unpackArtifact(artifact.path, tmp);
+    await unpackArtifact(artifactPath, tmp);
     const files = await loadMigrationDir(path.join(tmp, directory));
     const expected = new Map(artifact.migrations.map((m) => [m.id, m.checksum]));
     for (const f of files) {

@@ -19,8 +19,9 @@ export const REQUEST_MAX_AGE_MS = 15 * 60_000;
 /**
  * Loads and validates the spec and input, enforces the deploy lock's ID and the worker's trust rules (spec
  * root, host roots, inline specs, signed requests), reads the approvers' public keys, and resolves the plan.
+ * It reads no artifacts.
  */
-export function planActivity(deps: ActivityDeps) {
+export function planActivity(deps: Pick<ActivityDeps, 'config' | 'registry' | 'cwd'>) {
   const { specRoot, hostRoots, allowInline } = workerRoots(deps);
 
   return async function plan(args: { input: unknown; workflowId: string; runId: string }): Promise<DeployPlan> {
@@ -64,7 +65,7 @@ export function planActivity(deps: ActivityDeps) {
 }
 
 /** Where the worker reads specs from, which host paths a spec may name, and whether inline specs are accepted. */
-export function workerRoots(deps: ActivityDeps): { specRoot: string; hostRoots: string[]; allowInline: boolean } {
+export function workerRoots(deps: Pick<ActivityDeps, 'config' | 'cwd'>): { specRoot: string; hostRoots: string[]; allowInline: boolean } {
   const specRoot = path.resolve(deps.cwd, deps.config.DEPLOY_SPEC_ROOT ?? '.');
   const dataDir = path.resolve(deps.cwd, deps.config.DEPLOY_DATA_DIR);
   const hostRoots = deps.config.DEPLOY_HOST_ROOTS ? deps.config.DEPLOY_HOST_ROOTS.split(':').filter(Boolean).map((r) => path.resolve(deps.cwd, r)) : [specRoot, dataDir];

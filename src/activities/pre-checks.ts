@@ -6,7 +6,7 @@ import { checkMigrations } from '../migrations/runner';
 import { checkRollbackCompatibility, listAppliedContract } from '../migrations/compat';
 import { missingConfig, readConfigSource } from '../runtime-config';
 import type { ArtifactRef, CurrentReleaseRef, DeployPlan } from '../workflows/types';
-import { withHeartbeat, type ActivityDeps } from './context';
+import { withHeartbeat, workerDataDir, type ActivityDeps } from './context';
 import { describeTarget } from '../targets';
 import { targetFor } from './target';
 
@@ -20,7 +20,8 @@ export interface CheckResult {
  * Every check runs, even after one fails, so the operator sees all that is wrong at once. Nothing here
  * mutates anything. Config VALUES are read on the worker and never returned: only names and verdicts.
  */
-export function preChecksActivity(_deps: ActivityDeps) {
+export function preChecksActivity(deps: ActivityDeps) {
+  const dataDir = workerDataDir(deps);
   return async function preChecks({ plan, artifact }: { plan: DeployPlan; artifact: ArtifactRef }): Promise<{ checks: CheckResult[]; current: CurrentReleaseRef | null }> {
     return withHeartbeat(async (progress) => {
       const checks: CheckResult[] = [];
@@ -82,7 +83,7 @@ export function preChecksActivity(_deps: ActivityDeps) {
       }
 
       await check('disk', async () => {
-        const dir = describeTarget(plan.target, plan.dataDir).diskPath;
+        const dir = describeTarget(plan.target, dataDir).diskPath;
         const probeDir = await nearestExisting(dir);
         const st = await fs.statfs(probeDir);
         const freeMb = Math.floor((Number(st.bavail) * Number(st.bsize)) / 1024 / 1024);
@@ -90,12 +91,12 @@ export function preChecksActivity(_deps: ActivityDeps) {
         return `${freeMb} MB free`;
       });
 
-      const target = targetFor(plan, progress);
+      const target = targetFor(plan, progress, dataDir);
       if (target.preflight) await check('target', () => target.preflight!());
 
       let current: CurrentReleaseRef | null = null;
       await check('current-release', async () => {
-        const target = targetFor(plan, progress);
+        const target = targetFor(plan, progress, dataDir);
         const st = await target.status();
         current = st.current;
         if (!st.current) return 'first deploy: nothing is running yet';
@@ -104,7 +105,7 @@ export function preChecksActivity(_deps: ActivityDeps) {
         if (!st.running && plan.live?.stoppedAt && plan.live.version === st.current.version) {
           return `current ${st.current.version} was stopped on purpose at ${plan.live.stoppedAt}; not required running: this deploy replaces it`;
         }
-        if (describeTarget(plan.target, plan.dataDir).requiresRunningCurrent && !st.running) throw new Error(`current release ${st.current.version} is not running; investigate or roll back first`);
+        if (describeTarget(plan.target, dataDir).requiresRunningCurrent && !st.running) throw new Error(`current release ${st.current.version} is not running; investigate or roll back first`);
         const res = await fetch(plan.health.url, { signal: AbortSignal.timeout(plan.health.requestTimeoutMs) }).catch((e: Error) => e);
         if (res instanceof Error || !res.ok) {
           throw new Error(`current release ${st.current.version} is not ready at ${plan.health.url} (${res instanceof Error ? res.message : `HTTP ${res.status}`}); to replace a broken release deploy a known-good version (rollback)`);

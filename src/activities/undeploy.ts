@@ -9,7 +9,7 @@ import { renderStopRequestStatement, requestAgeProblem, SIGNATURE_NAMESPACE, Sta
 import type { DeployInput } from '../spec/schema';
 import type { LiveRelease } from '../workflows/types';
 import type { StopStepResult, TargetSnapshot, UndeployPlan } from '../workflows/undeploy-types';
-import { withHeartbeat, type ActivityDeps } from './context';
+import { withHeartbeat, workerDataDir, type ActivityDeps } from './context';
 import { confineHostPaths, readTrust, REQUEST_MAX_AGE_MS, workerRoots } from './plan';
 
 /**
@@ -39,7 +39,7 @@ export function planUndeployActivity(deps: ActivityDeps) {
       throw refuse(FailureType.InvalidInput, `input.spec: an inline spec cannot ${input.action} ${resolved.environment}, which has an approval gate; use a spec file under ${specRoot}`);
     }
     await confineHostPaths(resolved, hostRoots);
-    if (input.action === 'stop' && !createTarget(resolved.target, { service: spec.service, environment: input.environment, dataDir: resolved.dataDir }).stop) {
+    if (input.action === 'stop' && !createTarget(resolved.target, { service: spec.service, environment: input.environment, dataDir: workerDataDir(deps) }).stop) {
       throw refuse(
         FailureType.InvalidInput,
         `environments.${input.environment}.target: a ${resolved.target.type} target cannot stop a service and keep it deployed (it has no stop of its own); undeploy it instead (deployctl undeploy), which runs its rollback command with an empty version`,
@@ -114,7 +114,8 @@ export function stopServiceActivity(deps: ActivityDeps) {
   return async function stopService(a: { plan: UndeployPlan; workflowId: string; runId: string }): Promise<StopStepResult> {
     const { plan } = a;
     return withHeartbeat(async (progress) => {
-      const target: Target = createTarget(plan.target, { service: plan.service, environment: plan.environment, dataDir: plan.dataDir, onProgress: progress });
+      // The running worker's data directory (a command target's work directory), as deploys use it.
+      const target: Target = createTarget(plan.target, { service: plan.service, environment: plan.environment, dataDir: workerDataDir(deps), onProgress: progress });
       const before = snapshot(await target.status());
       const who = { service: plan.service, environment: plan.environment, requestedBy: plan.requestedBy, reason: plan.reason, workflowId: a.workflowId, runId: a.runId };
       let release: StopStepResult['release'];

@@ -39,6 +39,13 @@ export interface BuildOptions {
   onProgress?: (p: BuildProgress) => void;
   /** Aborting stops the build process group. */
   signal?: AbortSignal;
+  /** Build this commit (the one a version was recorded from) instead of resolving the version now. */
+  commit?: string;
+  /**
+   * The sha256 the bundle must have (a rebuild of a recorded artifact): any other result is refused with
+   * `refusal(actual)` before it is stored.
+   */
+  expect?: { sha256: string; refusal: (actualSha256: string) => Error };
 }
 
 function checkOptions(o: BuildOptions): { outputs: string[]; migrationsDir: string } {
@@ -80,8 +87,8 @@ export async function buildArtifact(o: BuildOptions): Promise<StoredArtifact & {
     }
   };
 
-  progress('resolve', `resolving version ${o.version} in ${o.repository}`);
-  const commit = await resolveRevision(o.repository, o.version);
+  progress('resolve', o.commit ? `rebuilding version ${o.version} from its recorded commit ${o.commit}` : `resolving version ${o.version} in ${o.repository}`);
+  const commit = await resolveRevision(o.repository, o.commit ?? o.version);
   const repository = await sourceIdentity(o.repository);
   // Before any checkout: without a working sandbox no build runs (the refusal names the fix).
   const sandbox = o.buildCommand.length > 0 ? await detectBuildSandbox() : null;
@@ -160,6 +167,7 @@ export async function buildArtifact(o: BuildOptions): Promise<StoredArtifact & {
     tempBundle = await tempBlobPath(o.storeDir);
     const { sha256, sizeBytes } = await writeBundle(entries, canonicalJson(manifest), epoch, tempBundle);
     progress('pack', `bundle has ${manifest.files} entries, ${sizeBytes} bytes, sha256 ${sha256}`);
+    if (o.expect && sha256 !== o.expect.sha256) throw o.expect.refusal(sha256);
 
     o.signal?.throwIfAborted();
     progress('store', `storing ${o.service} ${o.version} in ${o.storeDir}`);

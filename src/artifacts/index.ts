@@ -1,10 +1,13 @@
 export type { ArtifactManifest, StoredArtifact } from './manifest';
 export type { BuildOptions, BuildProgress } from './build';
 export { buildArtifact } from './build';
-export { findArtifact, verifyArtifact } from './store';
+export { findArtifact, verifyArtifact, readVersionRecord } from './store';
 export { unpackArtifact } from './unpack';
 export { MANIFEST_FILE } from './bundle';
 export { resolveRevision } from './git';
-export { findReusableArtifact } from './provenance';
+export { checkProvenance, findReusableArtifact } from './provenance';
 export { reclaimStaleBuildDirs } from './scratch';
 export { detectBuildSandbox, UNSANDBOXED_BUILDS_ENV, SANDBOX_PATHS_ENV } from './build-sandbox';
+export { resolveArtifact, type ResolveArtifactOptions, type ResolvedArtifact } from './resolve';
+export { cacheBlob, requireCachedBlob, publishBlob } from './cache';
+export { localArtifactCache, openArtifactStore, FilesystemArtifactStore, PostgresArtifactStore, type ArtifactStore } from './shared';

@@ -28,7 +28,7 @@ function recordPath(storeDir: string, service: string, version: string): string 
   return path.resolve(storeDir, service, `${version}.json`);
 }
 
-function tempName(dir: string, suffix: string): string {
+export function tempName(dir: string, suffix: string): string {
   return path.join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}${suffix}`);
 }
 
@@ -39,7 +39,7 @@ export async function tempBlobPath(storeDir: string): Promise<string> {
   return tempName(dir, '.tar.gz');
 }
 
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
@@ -48,7 +48,8 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-async function readRecord(storeDir: string, service: string, version: string): Promise<VersionRecord | null> {
+/** The record of `service@version` in a store directory, or null when there is none. */
+export async function readVersionRecord(storeDir: string, service: string, version: string): Promise<VersionRecord | null> {
   const file = recordPath(storeDir, service, version);
   let text: string;
   try {
@@ -83,7 +84,7 @@ export function otherSourceRefusal(service: string, version: string, recorded: s
   );
 }
 
-function conflict(service: string, version: string, stored: VersionRecord, built: { sha256: string; manifest: ArtifactManifest; repository: string }) {
+export function versionConflict(service: string, version: string, stored: VersionRecord, built: { sha256: string; manifest: ArtifactManifest; repository: string }) {
   if (stored.repository !== built.repository) return otherSourceRefusal(service, version, stored.repository, built.repository);
   const sameCommit = stored.manifest.commit === built.manifest.commit;
   const cause = sameCommit
@@ -109,10 +110,10 @@ export async function storeArtifact(
 ): Promise<StoredArtifact & { reused: boolean }> {
   const { service, version } = built.manifest;
   checkStoreNames(service, version);
-  const existing = await readRecord(storeDir, service, version);
+  const existing = await readVersionRecord(storeDir, service, version);
   if (existing && (existing.sha256 !== built.sha256 || existing.repository !== built.repository)) {
     await fs.rm(tempBundle, { force: true });
-    throw conflict(service, version, existing, built);
+    throw versionConflict(service, version, existing, built);
   }
 
   // Content-addressed: replacing an existing blob swaps equal bytes (and repairs a damaged copy).
@@ -123,11 +124,25 @@ export async function storeArtifact(
   const stored: StoredArtifact = { manifest: built.manifest, repository: built.repository, sha256: built.sha256, path: finalBlob, sizeBytes: built.sizeBytes };
   if (existing) return { ...stored, manifest: existing.manifest, reused: true };
 
+  const written = await writeVersionRecord(storeDir, { manifest: built.manifest, repository: built.repository, sha256: built.sha256, sizeBytes: built.sizeBytes });
+  if (written.created) return { ...stored, reused: false };
+  const winner = written.record;
+  if (winner.sha256 !== built.sha256 || winner.repository !== built.repository) throw versionConflict(service, version, winner, built);
+  return { ...stored, manifest: winner.manifest, reused: true };
+}
+
+/**
+ * Records `service@version` as `record` unless it is recorded already, then returns the recorded one. The
+ * record is created with link(2), which fails if it exists, so of two concurrent writers (on one host or on
+ * a shared file system) exactly one records the version.
+ */
+export async function writeVersionRecord(storeDir: string, record: VersionRecord): Promise<{ record: VersionRecord; created: boolean }> {
+  const { service, version } = record.manifest;
+  checkStoreNames(service, version);
   const finalRecord = recordPath(storeDir, service, version);
   const dir = path.dirname(finalRecord);
   await fs.mkdir(dir, { recursive: true });
   const tempRecord = tempName(dir, '.json');
-  const record: VersionRecord = { manifest: built.manifest, repository: built.repository, sha256: built.sha256, sizeBytes: built.sizeBytes };
   const handle = await fs.open(tempRecord, 'wx', 0o444);
   try {
     await handle.writeFile(canonicalJson(record), 'utf8');
@@ -139,20 +154,20 @@ export async function storeArtifact(
     await fs.link(tempRecord, finalRecord);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const winner = await readRecord(storeDir, service, version);
-    if (winner && (winner.sha256 !== built.sha256 || winner.repository !== built.repository)) throw conflict(service, version, winner, built);
-    return { ...stored, manifest: winner?.manifest ?? built.manifest, reused: true };
+    const winner = await readVersionRecord(storeDir, service, version);
+    if (!winner) throw new Error(`artifact record ${finalRecord} exists but could not be read; retry`);
+    return { record: winner, created: false };
   } finally {
     await fs.rm(tempRecord, { force: true });
   }
   await syncDir(dir);
-  return { ...stored, reused: false };
+  return { record, created: true };
 }
 
 /** The stored artifact of `service@version`, or null when that version was never built into this store. */
 export async function findArtifact(storeDir: string, service: string, version: string): Promise<StoredArtifact | null> {
   checkStoreNames(service, version);
-  const record = await readRecord(storeDir, service, version);
+  const record = await readVersionRecord(storeDir, service, version);
   if (!record) return null;
   const file = blobPath(storeDir, record.sha256);
   const exists = await fs.stat(file).then(

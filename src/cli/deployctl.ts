@@ -7,6 +7,7 @@ import { registerDecision } from './commands/decide';
 import { registerDeploy } from './commands/deploy';
 import { registerHistory } from './commands/history';
 import { registerIntervene } from './commands/intervene';
+import { registerPromote } from './commands/promote';
 import { registerLintMigrations } from './commands/lint-migrations';
 import { registerRollback } from './commands/rollback';
 import { registerRunbook } from './commands/runbook';
@@ -55,6 +56,7 @@ ${EXIT_CODE_HELP}`,
   finish(registerDeploy(program.command('deploy'), p));
   finish(registerDecision(program.command('approve'), 'approve', p));
   finish(registerDecision(program.command('reject'), 'reject', p));
+  finish(registerPromote(program.command('promote'), p));
   finish(registerIntervene(program.command('intervene'), p));
   finish(registerStatement(program.command('statement'), p));
   finish(registerStatus(program.command('status'), p));

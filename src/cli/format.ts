@@ -1,4 +1,4 @@
-import type { Approval, CompensationRecord, DeployResult, DeployStatusView, GateState, SignatureProof, StageRecord, TimelineEntry } from '../workflows/types';
+import type { Approval, CompensationRecord, DeployResult, DeployStatusView, GateState, SignatureProof, StageRecord, TimelineEntry, TrafficState } from '../workflows/types';
 
 /**
  * Text that came from a payload (a name, comment, reason, refusal, error, search attribute), made safe to
@@ -144,6 +144,13 @@ export function refusalLines(timeline: TimelineEntry[], last = 3): string[] {
   ];
 }
 
+/** Where a blueGreen or canary rollout is: the step and each release's share of traffic. */
+export function trafficLines(t: TrafficState): string[] {
+  const step = t.strategy === 'canary' ? `step ${t.step}/${t.steps}${t.current ? ` (${oneLine(t.current, 64)})` : ''}` : t.current ? oneLine(t.current, 64) : '';
+  const stable = t.stable && t.stable !== t.releaseId ? `, ${oneLine(t.stable, 80)} ${100 - t.weight}%` : '';
+  return [`traffic (${t.strategy}${step ? `, ${step}` : ''}): ${oneLine(t.releaseId, 80)} ${t.weight}% on port ${t.port}${stable}`];
+}
+
 /** The status query, rendered for a person: where it is, what it waits for, how it got there. */
 export function renderStatusView(v: DeployStatusView, o: { timelineTail?: number; now?: number } = {}): string[] {
   const lines: string[] = [];
@@ -160,7 +167,15 @@ export function renderStatusView(v: DeployStatusView, o: { timelineTail?: number
   if (v.waitingFor) lines.push(`waiting for: ${oneLine(v.waitingFor)}`);
   lines.push(...refusalLines(v.timeline));
   if (v.stages.length) lines.push('stages:', ...stageRows(v.stages, o.now));
+  if (v.traffic) lines.push(...trafficLines(v.traffic));
   if (v.pendingGate) lines.push(...gateLines(v.pendingGate, { service, environment }));
+  const pp = v.pendingPromotion;
+  if (pp) {
+    lines.push(
+      `paused at ${oneLine(pp.stage, 64)} since ${formatTime(pp.since)} until ${formatTime(pp.deadline)}: waiting for promote from ${pp.promoters.map((x) => oneLine(x, 64)).join(' or ')}${pp.signed ? ' (signed)' : ''}`,
+      `  promote with: deployctl promote ${service ?? '<service>'} --env ${environment ?? '<env>'} --by <you>${pp.signed ? ' --key <your private key>' : ''}   (or stop it: deployctl reject …)`,
+    );
+  }
   const pi = v.pendingIntervention;
   if (pi) {
     const who = pi.operators?.length ? ` (operators: ${pi.operators.map((x) => oneLine(x, 64)).join(', ')}${pi.signed ? '; signed' : ''})` : '';

@@ -57,6 +57,8 @@ export function deployctl(n: CommandNames, signed: SignedMessages = UNSIGNED) {
     approvePrint: (as: 'signal' | 'update') => `${approve} ${as === 'update' ? '--print-update' : '--print'}`,
     reject: () => reject,
     rejectPrint: (as: 'signal' | 'update') => `${reject} ${as === 'update' ? '--print-update' : '--print'}`,
+    promote: (signedPromote: boolean) => `npx deployctl promote ${svc} ${env} --by "$ME"${key(signedPromote)}`,
+    promotePrint: (signedPromote: boolean) => `npx deployctl promote ${svc} ${env} --by "$ME"${key(signedPromote)} --print`,
     history: () => `npx deployctl history ${svc} ${env}`,
     rollback: () => `npx deployctl rollback ${svc} ${env} --spec ${spec} --by "$ME"${key(signed.requests)} --follow`,
     rollbackTo: () => `npx deployctl rollback ${svc} ${env} --spec ${spec} --to "$PREVIOUS" --by "$ME"${key(signed.requests)} --follow`,

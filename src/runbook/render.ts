@@ -3,6 +3,7 @@ import { REQUEST_MAX_AGE_MS } from '../activities/plan';
 import { resolvePlan } from '../spec/load';
 import type { DeploySpec } from '../spec/schema';
 import { describeTarget } from '../targets/registry';
+import { describeCanaryStep } from '../workflows/canary-steps';
 import type { DeployPlan, GatePlan } from '../workflows/types';
 import { deployctl, temporalCli, type CommandNames, type SignedMessages } from './commands';
 import { DEPLOY_STATUSES } from './statuses';
@@ -182,6 +183,17 @@ export function renderRunbook(r: RunbookInput): string {
     );
   }
 
+  // ---- promote ----
+  const strategy = plan.strategy;
+  if (strategy && strategy.type !== 'replace') {
+    p('## Traffic', '', `Strategy: **${strategy.type}**.`, '', ...strategyText(strategy, plan.target.type === 'local' ? plan.target.port : undefined), '');
+    sh(ctl.status());
+    if (strategy.promoters.length > 0) {
+      p(`Promote a paused rollout (\`ME\` must be one of ${strategy.promoters.join(', ')}${strategy.signed ? '; signed with `KEY`' : ''}); reject it to send all traffic back to the stable release:`, '');
+      sh(ctl.promote(strategy.signed), ctl.promotePrint(strategy.signed), ctl.reject());
+    }
+  }
+
   // ---- list ----
   p('## List deploys', '');
   sh(ctl.history(), tcli.list(), tcli.list('rolled_back'), tcli.list('awaiting_approval'), tcli.listVersion('$VERSION'));
@@ -209,6 +221,14 @@ export function renderRunbook(r: RunbookInput): string {
     `as for any deploy${gated ? ', and the approval gate still applies' : ''}. A version older than an applied contract migration is refused.`,
     '',
   );
+  if (strategy && strategy.type !== 'replace') {
+    p(
+      `Behind the front door a rollback is a switch while the previous release still runs (it stays up, drained, for ${strategy.scaleDownDelayMs / 1000} s`,
+      'after a switch): no process starts, and all requests go back to it at once. Later, the previous release is started again beside the',
+      'current one and switched to after its analysis.',
+      '',
+    );
+  }
   sh(ctl.rollback(), ctl.rollbackTo());
   p('With the Temporal CLI: start the previous version like any deploy.', '');
   sh(signed.requests ? ctl.deployPrint('"$PREVIOUS"') : tcli.start('$PREVIOUS'));
@@ -305,6 +325,29 @@ function stageDescriptions(spec: DeploySpec, environment: string, plan: DeployPl
     deploy: describeTarget(plan.target, plan.dataDir).deployStage,
     validate: `health analysis of \`${h.url}\`: ${h.consecutiveSuccesses} consecutive successes, success ratio ≥ ${h.minSuccessRatio}, p95 ≤ ${h.maxP95LatencyMs} ms within ${h.windowMs} ms; ${h.maxConsecutiveFailures} failures in a row roll the deploy back (see [Health thresholds](#health-thresholds)).`,
   };
+}
+
+/** What the strategy does, for the runbook. */
+function strategyText(s: Exclude<NonNullable<DeployPlan['strategy']>, { type: 'replace' }>, publicPort: number | undefined): string[] {
+  const door = `An HAProxy front door serves the public port${publicPort ? ` ${publicPort}` : ''}; each release listens on an internal port of its own, and every switch goes through HAProxy's Runtime API (no reload).`;
+  if (s.type === 'blueGreen') {
+    return [
+      door,
+      `A new release starts beside the current one and takes no request${s.previewAnalysis ? ' while the health analysis judges it on its own port' : ''}.`,
+      s.pauseForPromote ? `Then the deploy pauses (status \`awaiting_approval\`) until one of ${s.promoters.join(', ')} promotes it${s.signed ? ' with a signed decision' : ''}, at most ${formatMinutes(s.promoteTimeoutMs)}.` : '',
+      `The switch moves all new requests at once; the replaced release drains and is stopped ${s.scaleDownDelayMs / 1000} s after the deploy succeeded.`,
+    ].filter(Boolean);
+  }
+  return [
+    door,
+    'A new release starts beside the current one, then takes traffic step by step:',
+    '',
+    ...s.steps.map((step, i) => `${i + 1}. ${describeCanaryStep(step)}${'pause' in step && step.pause.seconds === undefined ? ` (one of ${s.promoters.join(', ')} promotes${s.signed ? ', signed' : ''})` : ''}`),
+    `${s.steps.length + 1}. all traffic; the replaced release drains and is stopped ${s.scaleDownDelayMs / 1000} s after the deploy succeeded.`,
+    '',
+    'A failed analysis, a reject or a cancel gives the stable release all traffic back at once (a switch, no restart).',
+    '`deployctl status` shows the step and each release\'s share.',
+  ];
 }
 
 function gateSummary(g: GatePlan): string {

@@ -6,7 +6,8 @@ import { FailureType, refuse } from '../errors';
 import { canonicalVersion } from '../names';
 import { defaultHealthUrl, targetPlan } from '../targets/registry';
 import { confine } from './confine';
-import type { DeployPlan, GatePlan, HealthPlan, LiveRelease } from '../workflows/types';
+import type { CanaryStep, DeployPlan, GatePlan, HealthPlan, LiveRelease, StrategyPlan } from '../workflows/types';
+import type { StrategySpec } from './strategy';
 import { deployInputSchema, deploySpecSchema, describeIssues, MUTATING_STAGES, STAGES, type DeployInput, type DeploySpec } from './schema';
 
 const MAX_SPEC_BYTES = 256 * 1024;
@@ -115,7 +116,14 @@ export function resolvePlan(o: {
   }
   const abs = o.resolvePath ?? ((p: string) => path.resolve(o.cwd, p));
   const health = { ...spec.health, ...(env.health ?? {}) };
-  const target = targetPlan(env.target, { service: spec.service, environment: input.environment, resolvePath: abs, runtimeCommand: spec.runtime.command });
+  const strategy = strategyPlan(env.strategy);
+  const target = targetPlan(env.target, {
+    service: spec.service,
+    environment: input.environment,
+    resolvePath: abs,
+    runtimeCommand: spec.runtime.command,
+    ...(strategy.type !== 'replace' ? { frontDoor: { name: frontDoorName(spec.service, input.environment), healthPath: health.path } } : {}),
+  });
   const healthPlan: HealthPlan = {
     // The schema refuses a spec where neither exists.
     url: health.url ?? defaultHealthUrl(env.target, health.path)!,
@@ -163,10 +171,35 @@ export function resolvePlan(o: {
     preChecks: { minFreeDiskMb: spec.preChecks.minFreeDiskMb, dependencies: env.dependencies ?? [] },
     health: healthPlan,
     target,
+    ...(strategy.type !== 'replace' ? { strategy } : {}),
     gates,
     heartbeatTimeoutMs: spec.timeouts.heartbeatMs,
     intervention: interventionPolicy(env.operators, gates),
   };
+}
+
+function strategyPlan(s: StrategySpec | undefined): StrategyPlan {
+  if (!s || s.type === 'replace') return { type: 'replace' };
+  const promotion = {
+    promoters: s.promoters,
+    signed: s.promoters.length > 0,
+    promoteTimeoutMs: s.promoteTimeoutMinutes * 60_000,
+    scaleDownDelayMs: s.scaleDownDelaySeconds * 1000,
+  };
+  if (s.type === 'blueGreen') return { type: 'blueGreen', previewAnalysis: s.previewAnalysis, pauseForPromote: s.pauseForPromote, ...promotion };
+  const steps: CanaryStep[] = s.steps.map((step) =>
+    step.setWeight !== undefined
+      ? { setWeight: step.setWeight }
+      : step.analysis
+        ? { analysis: { against: step.analysis.against, ...(step.analysis.windowMs !== undefined ? { windowMs: step.analysis.windowMs } : {}) } }
+        : { pause: { ...(step.pause?.seconds !== undefined ? { seconds: step.pause.seconds } : {}) } },
+  );
+  return { type: 'canary', steps, ...promotion };
+}
+
+/** The front door's name: service and environment as one narrow word (HAProxy config and messages). */
+function frontDoorName(service: string, environment: string): string {
+  return `${service}-${environment}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '') || 'front-door';
 }
 
 /** Who may intervene in a failed rollback: the listed operators, else the gates' approvers; signed when anyone is named. */

@@ -3,7 +3,8 @@ import { healthExpectationSchema } from '../health/expect';
 import { maxProbesInWindow } from '../health/thresholds';
 import { configName, environmentName, freeText, personName, serviceName, versionName } from '../names';
 import { STAGES } from '../workflows/stages';
-import { defaultHealthUrl, targetSpecSchema } from '../targets/registry';
+import { defaultHealthUrl, supportsFrontDoor, targetSpecSchema } from '../targets/registry';
+import { strategyProblems, strategySchema } from './strategy';
 import { argv, hostPath, positiveMs, relativePath } from './fields';
 
 /**
@@ -63,6 +64,8 @@ const environmentSchema = z.strictObject({
   gates: z.array(gateSchema).max(STAGES.length).optional(),
   health: healthSchema.partial().optional(),
   dependencies: z.array(dependencySchema).max(32).optional(),
+  /** How a release takes over traffic: replace (default), blueGreen or canary (see src/spec/strategy.ts). */
+  strategy: strategySchema.optional(),
   /** Who may intervene in a failed rollback (signed). Default: the approvers of the environment's gates. */
   operators: z.array(personName).max(100).optional(),
 });
@@ -120,6 +123,11 @@ export const deploySpecSchema = z
       }
       if (env.database && !env.config) {
         ctx.addIssue({ code: 'custom', path: ['environments', name, 'config'], message: `database.urlFromConfig names ${env.database.urlFromConfig}, which must come from a config source: add config.envFile` });
+      }
+      if (env.strategy) {
+        for (const [sub, message] of strategyProblems(env.strategy, { trusted: !!spec.trust, frontDoorCapable: supportsFrontDoor(env.target), targetType: env.target.type })) {
+          ctx.addIssue({ code: 'custom', path: ['environments', name, 'strategy', ...sub], message });
+        }
       }
       const seen = new Set<string>();
       for (const [i, gate] of (env.gates ?? []).entries()) {

@@ -9,6 +9,8 @@ export interface TargetPlanContext {
   resolvePath: (p: string) => string;
   /** The spec's `runtime.command` (argv run from the release directory). */
   runtimeCommand: string[];
+  /** The strategy puts a front door on the target's port (kinds with supportsFrontDoor only). */
+  frontDoor?: { name: string; healthPath: string };
 }
 
 /** What a target is built with, besides its plan. */
@@ -33,6 +35,8 @@ export interface TargetKind<
   readonly type: Spec['type'];
   /** `environments.<env>.target` of the spec: a strict object with `type: <kind>`. */
   readonly specSchema: Schema;
+  /** It can run two releases behind an HAProxy front door (blueGreen and canary strategies). */
+  readonly supportsFrontDoor: boolean;
   /** The readiness URL when the spec's health section names none; undefined: the spec must give `health.url`. */
   defaultHealthUrl(target: Spec, path: string): string | undefined;
   /** The resolved plan (absolute paths), recorded in history: names and references, never secret values. */

@@ -37,6 +37,11 @@ export function defaultHealthUrl(target: TargetSpec, path: string): string | und
   return kindOf(target.type).defaultHealthUrl(target, path);
 }
 
+/** Whether the kind can run two releases behind a front door (blueGreen and canary strategies). */
+export function supportsFrontDoor(target: TargetSpec): boolean {
+  return kindOf(target.type).supportsFrontDoor;
+}
+
 export function targetPlan(target: TargetSpec, ctx: TargetPlanContext): TargetPlan {
   return kindOf(target.type).toPlan(target, ctx) as TargetPlan;
 }

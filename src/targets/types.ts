@@ -67,6 +67,48 @@ export interface TargetStatus {
   pid?: number;
   /** Multi-host targets: every host (then `current` is the release all of them run, or null when they differ). */
   hosts?: HostStatus[];
+  /** Targets behind a front door: which releases it serves, with their weights. */
+  traffic?: TrafficView;
+}
+
+/** One release in a front door. */
+export interface TrafficRelease {
+  releaseId: string;
+  /** Its internal port. */
+  port: number;
+  /** Its share of new requests: a percentage 0-100 (of the releases that are ready and up). */
+  weight: number;
+  /** ready: takes its share · drain: no new requests (kept running until retired) · maint: none at all. */
+  state: 'ready' | 'drain' | 'maint';
+  /** The front door's own readiness check passes (false while it fails: it then takes no request). */
+  up: boolean;
+  /** It is `current`: the stable release. */
+  stable: boolean;
+}
+
+export interface TrafficView {
+  publicPort: number;
+  frontDoorRunning: boolean;
+  releases: TrafficRelease[];
+}
+
+/**
+ * Progressive delivery on a target behind a front door. Every method is idempotent: recorded first, then
+ * carried out, so a retry after a crash finishes what was started.
+ */
+export interface TrafficControl {
+  /** Stages `release` and starts it beside the stable one on its own port, in the front door at weight 0. */
+  startBeside(
+    release: ReleaseToDeploy,
+    runtimeEnv: Record<string, string>,
+  ): Promise<{ releaseId: string; previous: CurrentRelease | null; port: number; started: boolean }>;
+  /** Gives `releaseId` `percent` of new requests and the stable release the rest. */
+  setWeight(releaseId: string, percent: number): Promise<TrafficView>;
+  /** Makes `releaseId` the stable release with all new requests; the one it replaces drains and keeps running. */
+  promote(releaseId: string): Promise<{ previous: CurrentRelease | null }>;
+  /** Stops every release but the stable one (out of the front door first); returns their ids. */
+  retire(): Promise<string[]>;
+  view(): Promise<TrafficView>;
 }
 
 export interface RollbackOutcome {
@@ -97,4 +139,6 @@ export interface Target {
    * summary, rejects naming what stands in the way (e.g. a stranger on the local target's port).
    */
   preflight?(): Promise<string>;
+  /** Present on targets behind a front door (blue/green and canary strategies). */
+  traffic?: TrafficControl;
 }

@@ -1,12 +1,14 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ApprovalUpdate, ApproveSignal, DeployStatusView, GateState, InterveneSignal, RejectSignal } from './types';
+import type { ApprovalUpdate, ApproveSignal, DeployStatusView, GateState, InterveneSignal, PromoteSignal, RejectSignal } from './types';
 
 // The contract's names: operators type these into the Temporal CLI, dashboards and scripts query them.
 export const WORKFLOW_TYPE = 'deployRelease';
 export const approveSignal = defineSignal<[ApproveSignal]>('approve');
 export const rejectSignal = defineSignal<[RejectSignal]>('reject');
 export const interveneSignal = defineSignal<[InterveneSignal]>('intervene');
+/** Advances a blueGreen or canary rollout paused for promote. */
+export const promoteSignal = defineSignal<[PromoteSignal]>('promote');
 export const approvalUpdate = defineUpdate<GateState, [ApprovalUpdate]>('approval');
 export const statusQuery = defineQuery<DeployStatusView>('status');
 

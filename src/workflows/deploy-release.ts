@@ -13,6 +13,7 @@ import { NON_RETRYABLE_TYPES } from '../errors';
 import { DeployState, failureMessage } from './deploy-state';
 import { ApprovalGates, GateStopped } from './gates';
 import { installHandlers } from './handlers';
+import { Promotions } from './rollout';
 import { InterventionAborted, Saga } from './saga';
 import { StageRunner } from './stage-runner';
 import { STAGES } from './stages';
@@ -41,11 +42,12 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
   const deploy = new DeployState({ workflowId: info.workflowId, runId: info.runId });
   const gates = new ApprovalGates(deploy);
   const saga = new Saga(deploy);
-  installHandlers(deploy, gates, saga);
+  const promotions = new Promotions(deploy);
+  installHandlers(deploy, gates, saga, promotions);
   deploy.publish();
 
   const plan = await planDeploy(deploy, input);
-  const stages = new StageRunner(plan, deploy, saga);
+  const stages = new StageRunner(plan, deploy, saga, promotions);
 
   try {
     for (const stage of STAGES) {
@@ -61,6 +63,7 @@ export async function deployRelease(input: unknown): Promise<DeployResult> {
     saga.clear();
     return await CancellationScope.nonCancellable(async () => {
       await stages.record('succeeded', true);
+      await stages.retireReplaced();
       return finish(deploy, 'succeeded');
     });
   }

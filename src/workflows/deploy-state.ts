@@ -9,7 +9,9 @@ import type {
   DeployStatus,
   DeployStatusView,
   GateState,
+  PromotionState,
   StageRecord,
+  TrafficState,
   TimelineEntry,
 } from './types';
 
@@ -47,6 +49,8 @@ export class DeployState {
   migrationReport: unknown;
   /** The gate that is waiting now, if any (decided gates live on in the timeline). */
   pendingGate: GateState | undefined;
+  pendingPromotion: PromotionState | undefined;
+  traffic: TrafficState | undefined;
   pendingIntervention: DeployStatusView['pendingIntervention'];
   readonly approvals: Approval[] = [];
   readonly stages: StageRecord[] = [];
@@ -150,6 +154,8 @@ export class DeployState {
       stage: this.stage,
       waitingFor: this.waitingFor,
       pendingGate: this.pendingGate,
+      ...(this.pendingPromotion ? { pendingPromotion: this.pendingPromotion } : {}),
+      ...(this.traffic ? { traffic: this.traffic } : {}),
       pendingIntervention: this.pendingIntervention,
       stages: this.stages,
       timeline: this.timeline,

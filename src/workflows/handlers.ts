@@ -1,8 +1,9 @@
 import { ApplicationFailure, setHandler } from '@temporalio/workflow';
-import { approvalUpdate, approveSignal, interveneSignal, rejectSignal, statusQuery } from './definitions';
+import { approvalUpdate, approveSignal, interveneSignal, promoteSignal, rejectSignal, statusQuery } from './definitions';
 import type { DeployState } from './deploy-state';
 import type { ApprovalGates } from './gates';
 import { describePayloadError, payloadSchemas } from './payloads';
+import type { Promotions } from './rollout';
 import type { Saga } from './saga';
 
 /** The failure type of an `approval` update its validator refuses. */
@@ -13,7 +14,7 @@ export const APPROVAL_REFUSED = 'ApprovalRefused';
  * timeline (signals) or returned to the caller (the update's validator, so a refused update never enters
  * history).
  */
-export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga: Saga): void {
+export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga: Saga, promotions?: Promotions): void {
   setHandler(statusQuery, () => deploy.view());
 
   const onSignalDecision = (decision: 'approve' | 'reject', raw: unknown) => {
@@ -23,6 +24,8 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
       return;
     }
     const data = parsed.data as { by: string; comment?: string; reason?: string; signature?: string };
+    // A reject while a rollout is paused for promote stops the rollout (no gate waits then).
+    if (decision === 'reject' && promotions?.waiting && !deploy.pendingGate) return onPromotion('reject', data);
     const checked = gates.check(data.by, decision, data.signature);
     if ('refusal' in checked) {
       deploy.note({ kind: 'signal_refused', event: `${decision} by ${data.by} refused`, detail: checked.refusal });
@@ -30,6 +33,22 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
     }
     gates.decide(decision, data.by, data.reason ?? data.comment, 'signal', checked.proof);
   };
+  const onPromotion = (decision: 'promote' | 'reject', data: { by: string; comment?: string; reason?: string; signature?: string }) => {
+    const checked = promotions ? promotions.check(data.by, decision, data.signature) : { refusal: 'no paused rollout is waiting for promote in this deploy' };
+    if ('refusal' in checked) {
+      deploy.note({ kind: 'signal_refused', event: `${decision} by ${data.by} refused`, detail: checked.refusal });
+      return;
+    }
+    promotions!.decide(decision, data.by, data.reason ?? data.comment, checked.proof);
+  };
+  setHandler(promoteSignal, (raw) => {
+    const parsed = payloadSchemas().promote.safeParse(raw);
+    if (!parsed.success) {
+      deploy.note({ kind: 'signal_refused', event: 'promote refused: invalid payload', detail: describePayloadError('promote', parsed.error) });
+      return;
+    }
+    onPromotion('promote', parsed.data);
+  });
   setHandler(approveSignal, (raw) => onSignalDecision('approve', raw));
   setHandler(rejectSignal, (raw) => onSignalDecision('reject', raw));
 

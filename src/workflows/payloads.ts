@@ -16,6 +16,7 @@ function buildPayloadSchemas() {
     approve: zod.strictObject({ by: personName, comment: freeText.optional(), signature: signature.optional() }),
     reject: zod.strictObject({ by: personName, reason: freeText.optional(), comment: freeText.optional(), signature: signature.optional() }),
     intervene: zod.strictObject({ by: personName, action: zod.enum(['retry', 'skip', 'abort']), comment: freeText.optional(), signature: signature.optional() }),
+    promote: zod.strictObject({ by: personName, comment: freeText.optional(), signature: signature.optional() }),
     approval: zod.strictObject({ decision: zod.enum(['approve', 'reject']), by: personName, comment: freeText.optional(), signature: signature.optional() }),
   };
 }

@@ -1,9 +1,10 @@
-import { ActivityCancellationType, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, proxyActivities, sleep } from '@temporalio/workflow';
 import type { ActivityInterfaceFor, ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES } from '../errors';
 import type { DeployState } from './deploy-state';
 import { failureMessage } from './deploy-state';
+import { runRollout, type Promotions } from './rollout';
 import type { Saga } from './saga';
 import type { CurrentReleaseRef, DeployPlan, DeployStageResult, DeployStatus, StageName } from './types';
 
@@ -33,6 +34,7 @@ export class StageRunner {
     private readonly plan: DeployPlan,
     private readonly deploy: DeployState,
     private readonly saga: Saga,
+    private readonly promotions?: Promotions,
   ) {
     this.acts = proxyActivities<Activities>(stageOptions(plan));
     this.compensationActs = proxyActivities<Activities>(
@@ -120,6 +122,18 @@ export class StageRunner {
           [{ plan: p, artifact, previous: outcome ? outcome.previous : previousRelease, workflowId, runId }],
         ),
     });
+    const strategy = p.strategy;
+    if (strategy && strategy.type !== 'replace') {
+      // blueGreen / canary: start beside, shift traffic step by step, promote (src/workflows/rollout.ts).
+      return runRollout({
+        plan: p,
+        strategy,
+        deploy: this.deploy,
+        promotions: this.promotions!,
+        acts: this.acts,
+        onStarted: (previous) => (outcome = { releaseId: '', noop: false, previous }),
+      });
+    }
     outcome = await this.acts.deploy.executeWithOptions(
       { summary: `deploy ${p.version} to ${p.environment} (${p.target.type} target), previous ${previousRelease?.version ?? 'none'}`, startToCloseTimeout: '10 minutes' },
       [{ plan: p, artifact, workflowId, runId, approvals: this.deploy.approvals }],
@@ -142,6 +156,22 @@ export class StageRunner {
     } catch (err) {
       this.deploy.healthReport = failureDetails(err) ?? this.deploy.healthReport;
       throw err;
+    }
+  }
+
+  /**
+   * blueGreen / canary after success: the replaced release stays running (drained) for scaleDownDelay, so a
+   * rollback in that time is a switch; then it is stopped. Best effort: a failure is noted, never undone.
+   */
+  async retireReplaced(): Promise<void> {
+    const s = this.plan.strategy;
+    if (!s || s.type === 'replace' || !this.deploy.traffic || this.deploy.traffic.stable === null) return;
+    if (s.scaleDownDelayMs > 0) await sleep(s.scaleDownDelayMs);
+    try {
+      const retired = await this.compensationActs.retireReleases.executeWithOptions({ summary: `stop the releases ${this.plan.version} replaced in ${this.plan.environment}` }, [{ plan: this.plan }]);
+      if (retired.length > 0) this.deploy.note({ kind: 'note', event: `stopped the replaced release(s): ${retired.join(', ')}` });
+    } catch (err) {
+      this.deploy.note({ kind: 'note', event: 'stopping the replaced release failed; it keeps running, drained', detail: failureMessage(err) });
     }
   }
 

@@ -38,6 +38,24 @@ export type HealthPlan = HealthThresholds & { url: string; expect?: HealthExpect
 /** The resolved target: one of the kinds in `src/targets/registry.ts`. */
 export type { TargetPlan } from '../targets/registry';
 
+/** One canary step of the plan (see src/spec/strategy.ts). */
+export type CanaryStep = { setWeight: number } | { analysis: { against: 'canary' | 'frontDoor'; windowMs?: number } } | { pause: { seconds?: number } };
+
+interface PromotionPlan {
+  /** Who may send `promote`; their decisions are signed when `signed`. */
+  promoters: string[];
+  signed: boolean;
+  promoteTimeoutMs: number;
+  /** How long the replaced release keeps running (drained) after the switch. */
+  scaleDownDelayMs: number;
+}
+
+/** How the release takes over traffic (absent in plans recorded before strategies: replace). */
+export type StrategyPlan =
+  | { type: 'replace' }
+  | ({ type: 'blueGreen'; previewAnalysis: boolean; pauseForPromote: boolean } & PromotionPlan)
+  | ({ type: 'canary'; steps: CanaryStep[] } & PromotionPlan);
+
 export interface LiveRelease {
   version: string;
   sha256: string;
@@ -71,6 +89,8 @@ export interface DeployPlan {
   preChecks: { minFreeDiskMb: number; dependencies: Array<{ name: string; tcp?: string; http?: string }> };
   health: HealthPlan;
   target: TargetPlan;
+  /** Absent in plans recorded before strategies: replace. */
+  strategy?: StrategyPlan;
   gates: GatePlan[];
   heartbeatTimeoutMs: number;
   /** Who may intervene in a failed rollback, and whether they must sign (absent in older plans: anyone, unsigned). */
@@ -139,6 +159,34 @@ export interface GateState {
   sign?: { workflowId: string; runId: string; service: string; environment: string; version: string; artifactSha256: string | null; stage: string };
 }
 
+/** A pause of a blueGreen or canary rollout that waits for `promote`. */
+export interface PromotionState {
+  /** The statement's stage: `deploy:step-<n>` (a canary pause) or `deploy:switch` (blue/green). */
+  stage: string;
+  promoters: string[];
+  signed: boolean;
+  since: string;
+  deadline: string;
+  sign?: GateState['sign'];
+}
+
+/** Where a blueGreen or canary rollout is. */
+export interface TrafficState {
+  strategy: 'blueGreen' | 'canary';
+  /** The new release and its internal port. */
+  releaseId: string;
+  port: number;
+  /** Its share of new requests, in percent. */
+  weight: number;
+  /** The canary step being carried out (1-based; 0 before the first) of `steps`. */
+  step: number;
+  steps: number;
+  /** What the current step does, e.g. "setWeight 50%", "pause until promoted", "promote". */
+  current?: string;
+  /** The stable release (null on a first deploy). */
+  stable: string | null;
+}
+
 export interface TimelineEntry {
   at: string;
   kind: 'stage' | 'gate' | 'signal_refused' | 'compensation' | 'intervention' | 'note';
@@ -179,6 +227,10 @@ export interface DeployStatusView {
   action?: UndeployAction;
   waitingFor?: string;
   pendingGate?: GateState;
+  /** A paused rollout waiting for `promote`. */
+  pendingPromotion?: PromotionState;
+  /** blueGreen and canary: the rollout's weights and step. */
+  traffic?: TrafficState;
   pendingIntervention?: { compensation: string; error: string; since: string; operators?: string[]; signed?: boolean; sign?: GateState['sign'] };
   stages: StageRecord[];
   timeline: TimelineEntry[];
@@ -214,4 +266,5 @@ export interface DeployResult {
 export interface ApproveSignal { by: string; comment?: string; signature?: string }
 export interface RejectSignal { by: string; reason?: string; signature?: string }
 export interface InterveneSignal { by: string; action: 'retry' | 'skip' | 'abort'; comment?: string; signature?: string }
+export interface PromoteSignal { by: string; comment?: string; signature?: string }
 export interface ApprovalUpdate { decision: 'approve' | 'reject'; by: string; comment?: string; signature?: string }

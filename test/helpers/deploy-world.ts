@@ -9,6 +9,7 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { createDeployWorker, type DeployWorker } from '../../src/worker/create';
 import { startDeploy } from '../../src/client/deploys';
+import { FrontDoor } from '../../src/traffic';
 import { createLocalTarget } from '../../src/targets';
 import { approveSignal, statusQuery } from '../../src/workflows/definitions';
 import { fetchOutcome } from '../../src/client/outcome';
@@ -97,6 +98,9 @@ export async function startDeployWorld(
     spec.environments[env].target.port = ports[env];
     spec.environments[env].target.stopTimeoutMs = 3000;
   }
+  // The example's strategies (canary staging, blue/green production) are the traffic tests' subject; the
+  // rest of the suite deploys with replace, so ports and processes are the service's own.
+  for (const env of Object.values(spec.environments) as Array<Record<string, unknown>>) delete env.strategy;
   o.specOverrides?.(spec);
   const specPath = path.join(dataDir, 'deploy.yaml');
   await fs.writeFile(specPath, YAML.stringify(spec));
@@ -176,7 +180,11 @@ export async function startDeployWorld(
     async sign(handle, decision, by) {
       // Retried like waitForStatus: right after a worker restart the query may find no poller yet.
       const s = await world.waitForStatus(handle, () => true);
-      const context = decision.startsWith('intervene') ? s.pendingIntervention?.sign : s.pendingGate?.sign;
+      const context = decision.startsWith('intervene')
+        ? s.pendingIntervention?.sign
+        : decision === 'promote' || (!s.pendingGate && s.pendingPromotion)
+          ? s.pendingPromotion?.sign
+          : s.pendingGate?.sign;
       if (!context) throw new Error(`${handle.workflowId} shows nothing to sign for ${decision} (status ${s.status})`);
       const key = world.keyOf(by);
       if (!key) throw new Error(`no demo key for ${by}`);
@@ -222,6 +230,14 @@ export async function startDeployWorld(
       for (const env of ['staging', 'production'] as const) {
         const target = createLocalTarget({ root: world.targetRoot(env), command: ['node'], port: ports[env], keepReleases: 5, stopTimeoutMs: 2000 });
         await target.rollback(null, {}).catch(() => undefined);
+        // Behind a front door (blueGreen / canary): every release process, then haproxy.
+        const frontDoorDir = path.join(world.targetRoot(env), 'front-door');
+        if (await fs.stat(frontDoorDir).catch(() => null)) {
+          const name = `hello-service-${env}`;
+          const behind = createLocalTarget({ root: world.targetRoot(env), command: ['node'], port: ports[env], stopTimeoutMs: 2000, frontDoor: { name, healthPath: '/readyz' } });
+          await behind.rollback(null, {}).catch(() => undefined);
+          await new FrontDoor({ name, publicPort: ports[env], directory: frontDoorDir }).stop({ graceMs: 1000 }).catch(() => undefined);
+        }
       }
       await connection.close().catch(() => undefined);
       if (ownsTemporal) await temporal.stop().catch(() => undefined);

@@ -66,6 +66,7 @@ test('command target: placeholder mistakes are refused by the spec, naming the a
   for (const { change, field } of cases) {
     const spec = await exampleSpec();
     spec.environments.staging.target = { type: 'command', ...base, ...change };
+    delete spec.environments.staging.strategy; // a command target deploys with replace
     spec.environments.staging.health = { url: 'http://127.0.0.1:9/readyz' };
     const issues = specIssues(spec);
     assert.ok(issues.some((i) => field.test(i)), `${JSON.stringify(change)} → ${issues.join('; ')}`);
@@ -73,6 +74,7 @@ test('command target: placeholder mistakes are refused by the spec, naming the a
   }
   const good = await exampleSpec();
   good.environments.staging.target = { type: 'command', ...base };
+  delete good.environments.staging.strategy;
   good.environments.staging.health = { url: 'http://127.0.0.1:9/readyz' };
   assert.deepEqual(specIssues(good), []);
 });

@@ -5,6 +5,7 @@ import { describeDecisionStatement } from '../../trust/statement';
 import { approvalUpdate } from '../../workflows/definitions';
 import type { GateState } from '../../workflows/types';
 import type { CliContext } from '../context';
+import { decideAtPause } from './promote';
 import { firstLine } from '../context';
 import { attr, describeDeploy, isRunning, queryStatus } from '../deploy-state';
 import { CliError, usageError } from '../errors';
@@ -53,6 +54,10 @@ async function decide(ctx: CliContext, r: DecisionRequest): Promise<number> {
   const view = await queryStatus(ctx, handle);
   if (!view) throw new CliError(`the deploy did not answer its status query: is a worker polling task queue "${ctx.config.DEPLOY_TASK_QUEUE}"? (deciding needs one)`, ExitCode.unreachable);
   const gate = view.pendingGate;
+  // A rollout paused for promote is stopped by a signed reject signal (the approval update is for gates).
+  if ((!gate || gate.decision) && view.pendingPromotion && r.decision === 'reject' && !r.print) {
+    return decideAtPause(ctx, { decision: 'reject', service: r.service, environment: r.environment, by: r.by, comment: r.comment, key: r.key });
+  }
   if (!gate || gate.decision) return refused(`no approval gate is waiting in this deploy (status ${oneLine(view.status, 40)}, stage ${oneLine(view.stage, 64)})`);
   if (gate.approvers.length > 0 && !gate.approvers.includes(r.by)) {
     return refused(`${r.by} is not an approver for the gate before ${oneLine(gate.stage, 64)} (allowed: ${gate.approvers.map((a) => oneLine(a, 64)).join(', ')})`);

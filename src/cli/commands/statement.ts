@@ -14,7 +14,7 @@ import { checkEnvironment, checkPersonOrDefault, checkService, checkVersion, sho
 import { gatesOf, loadSpecForEnvironment } from './deploy';
 
 /** The decisions a statement can be printed for: what a waiting gate or intervention takes. */
-const DECISIONS = ['approve', 'reject', 'intervene:retry', 'intervene:skip', 'intervene:abort'] as const satisfies readonly SignedDecision[];
+const DECISIONS = ['approve', 'reject', 'intervene:retry', 'intervene:skip', 'intervene:abort', 'promote'] as const satisfies readonly SignedDecision[];
 type StatementDecision = (typeof DECISIONS)[number];
 
 type StatementRequest =
@@ -50,7 +50,8 @@ async function decisionStatement(ctx: CliContext, r: Extract<StatementRequest, {
   const view = await queryStatus(ctx, handle);
   if (!view) throw new CliError(`the deploy did not answer its status query: is a worker polling task queue "${ctx.config.DEPLOY_TASK_QUEUE}"?`, ExitCode.unreachable);
   const intervention = r.decision.startsWith('intervene:');
-  const waiting = intervention ? view.pendingIntervention : view.pendingGate && !view.pendingGate.decision ? view.pendingGate : undefined;
+  const atPause = r.decision === 'promote' || (r.decision === 'reject' && !(view.pendingGate && !view.pendingGate.decision) && view.pendingPromotion !== undefined);
+  const waiting = intervention ? view.pendingIntervention : atPause ? view.pendingPromotion : view.pendingGate && !view.pendingGate.decision ? view.pendingGate : undefined;
   if (!waiting) {
     throw new CliError(
       `the deploy is not waiting for ${intervention ? 'an intervention' : 'an approval decision'} (status ${oneLine(view.status, 40)}, stage ${oneLine(view.stage, 64)}); there is nothing to sign. See: deployctl status ${r.service} --env ${r.environment}`,

@@ -17,6 +17,7 @@ export interface CommandTargetPlan {
 export const commandKind: TargetKind<typeof commandTargetSpecSchema, CommandTargetPlan> = {
   type: 'command',
   specSchema: commandTargetSpecSchema,
+  supportsFrontDoor: false,
   // The commands deploy somewhere only the operator knows: the spec must say where readiness is answered.
   defaultHealthUrl: () => undefined,
   toPlan: (t) => ({ type: 'command', deploy: t.deploy, activate: t.activate, current: t.current, rollback: t.rollback, timeoutMs: t.timeoutMs }),

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { FailureType, refuse } from '../../errors';
 import { absolutePath, argv, hostPath, servicePort } from '../../spec/fields';
 import type { ProgressReporter } from '../types';
+import { trafficName } from '../../traffic/schema';
+import { healthCheckSchema } from '../../traffic/haproxy/config';
 
 const maxMs = 24 * 3600 * 1000;
 
@@ -25,11 +27,29 @@ export const localTargetFields = {
 export const localTargetSpecSchema = z.strictObject({ type: z.literal('local'), root: hostPath, ...localTargetFields });
 export type LocalTargetSpec = z.infer<typeof localTargetSpecSchema>;
 
+/**
+ * Behind a front door (the environment's strategy is blueGreen or canary): HAProxy on `port`, releases on
+ * internal ports. Set by the plan from the strategy, never by the spec's target section.
+ */
+export const frontDoorSettingsSchema = z.strictObject({
+  /** The front door's name, e.g. "hello-service-staging". */
+  name: trafficName,
+  /** HAProxy's readiness check of each release (the spec's health path). */
+  healthPath: healthCheckSchema.shape.path,
+  checkIntervalMs: z.number().int().min(100).max(60_000).default(500),
+  /** How long a release leaving the front door may take to finish its requests. */
+  drainTimeoutMs: z.number().int('must be an integer').min(0, 'must not be negative').max(maxMs).default(30_000),
+  /** The worker's list of front doors it keeps up between deploys (src/traffic/keeper.ts); absent: not listed. */
+  keeperIndexDir: absolutePath.optional(),
+});
+export type FrontDoorSettings = z.infer<typeof frontDoorSettingsSchema>;
+
 /** The factory's configuration: the same fields, an absolute root, and the runtime command. */
 export const localTargetSettingsSchema = z.strictObject({
   root: absolutePath,
   command: argv,
   ...localTargetFields,
+  frontDoor: frontDoorSettingsSchema.optional(),
 });
 
 export type LocalTargetSettings = z.infer<typeof localTargetSettingsSchema>;
@@ -58,6 +78,11 @@ export interface LocalLayout {
   /** Written before a release process is spawned, removed once its pid is in the pidfile. */
   startFile: string;
   logsDir: string;
+  /**
+   * Behind a front door every release runs as its own process with its own pidfile: this layout then
+   * covers only the process of release `only` (see releaseProcessLayout). Absent: the one service process.
+   */
+  only?: string;
 }
 
 export function localLayout(root: string): LocalLayout {
@@ -70,4 +95,10 @@ export function localLayout(root: string): LocalLayout {
     startFile: path.join(root, 'service.starting.json'),
     logsDir: path.join(root, 'logs'),
   };
+}
+
+/** The process files of one release behind a front door: `<root>/run/<releaseId>.pid` and its start intent. */
+export function releaseProcessLayout(layout: LocalLayout, releaseId: string): LocalLayout {
+  const run = path.join(layout.root, 'run');
+  return { ...layout, pidFile: path.join(run, `${releaseId}.pid`), startFile: path.join(run, `${releaseId}.starting.json`), only: releaseId };
 }

@@ -126,6 +126,8 @@ export function portOwners(port: number): PortOwners {
 export interface TargetProcessGroup {
   pgrp: number;
   releaseId: string;
+  /** Started behind the front door (DEPLOY_TRAFFIC=1): one process per release, each on its own port. */
+  behindFrontDoor: boolean;
   /** The group leader (the process the target spawned), when it is still alive. */
   leader: ProcessIdentity | null;
   members: ProcessIdentity[];
@@ -172,7 +174,8 @@ export function targetProcessGroups(releasesDir: string): TargetProcessGroup[] {
     if (!releaseId || dirName !== releaseId || path.basename(dirName) !== dirName) continue;
     const identity = processIdentity(pid);
     if (!identity) continue;
-    const group = groups.get(identity.pgrp) ?? { pgrp: identity.pgrp, releaseId, leader: null, members: [] };
+    const behindFrontDoor = environValue(pid, 'DEPLOY_TRAFFIC') === '1';
+    const group = groups.get(identity.pgrp) ?? { pgrp: identity.pgrp, releaseId, behindFrontDoor, leader: null, members: [] };
     group.members.push(identity);
     if (identity.pid === identity.pgrp) group.leader = identity;
     groups.set(identity.pgrp, group);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailureType, refuse } from '../../errors';
 import type { LocalLayout } from './config';
+import { releaseDir } from './releases';
 import { readJsonFile, writeFileAtomic } from '../transition-state';
 import { HAS_PROC, portOwners, targetProcessGroups, type ProcessIdentity, type TargetProcessGroup } from './ownership';
 
@@ -24,6 +25,16 @@ export interface LiveProcess {
 
 const POLL_MS = 50;
 const KILL_WAIT_MS = 5000;
+
+/**
+ * The process groups a layout covers: the one service process's layout covers every group started the
+ * classic way; a release layout behind a front door covers only that release's groups.
+ */
+export function groupsOf(layout: LocalLayout): TargetProcessGroup[] {
+  return targetProcessGroups(layout.releasesDir).filter((g) =>
+    layout.only === undefined ? !g.behindFrontDoor : g.behindFrontDoor && g.releaseId === layout.only,
+  );
+}
 
 /** Start time and state of a process, or null when it does not exist or is a zombie awaiting its parent. */
 async function procStart(pid: number): Promise<string | null> {
@@ -92,7 +103,7 @@ export async function stopServiceProcess(
     await stopGroup(pidFile.pid, [{ pid: pidFile.pid, startTicks: pidFile.startTicks }], `pid ${pidFile.pid} (release ${live.releaseId})`, stopTimeoutMs, report);
   }
   await fs.rm(layout.pidFile, { force: true });
-  for (const orphan of targetProcessGroups(layout.releasesDir)) {
+  for (const orphan of groupsOf(layout)) {
     await stopGroup(orphan.pgrp, orphan.members, `unrecorded process group ${orphan.pgrp} (release ${orphan.releaseId})`, stopTimeoutMs, report);
   }
   await fs.rm(layout.startFile, { force: true });
@@ -148,7 +159,7 @@ export async function reconcileServiceProcess(
 ): Promise<{ live: LiveProcess | null; adopted: boolean }> {
   const [recorded, intent] = await Promise.all([liveServiceProcess(layout), readJsonFile<StartIntent>(layout.startFile)]);
   let adopted: (TargetProcessGroup & { leader: ProcessIdentity }) | null = null;
-  for (const group of targetProcessGroups(layout.releasesDir)) {
+  for (const group of groupsOf(layout)) {
     if (recorded && group.pgrp === recorded.pid) continue;
     if (!recorded && !adopted && group.leader && group.releaseId === currentReleaseId) {
       adopted = group as TargetProcessGroup & { leader: ProcessIdentity };
@@ -182,7 +193,7 @@ export interface StartRequest {
 }
 
 /**
- * Starts the release `current` points to as a detached process group with its output in
+ * Starts a release (the one `current` points to, or behind a front door any staged one) as a detached process group with its output in
  * logs/<releaseId>.log, so it outlives the worker that started it, and records it in the pidfile.
  */
 export async function startServiceProcess(
@@ -190,7 +201,7 @@ export async function startServiceProcess(
   request: StartRequest,
   report: (msg: string) => void,
 ): Promise<number> {
-  const cwd = await fs.realpath(layout.currentLink);
+  const cwd = await fs.realpath(releaseDir(layout, request.releaseId));
   await fs.mkdir(layout.logsDir, { recursive: true });
   const logFile = path.join(layout.logsDir, `${request.releaseId}.log`);
   const log = await fs.open(logFile, 'a', 0o600);
@@ -212,6 +223,7 @@ export async function startServiceProcess(
         ...request.runtimeEnv,
         PORT: String(request.port),
         DEPLOY_RELEASE_ID: request.releaseId,
+        ...(layout.only !== undefined ? { DEPLOY_TRAFFIC: '1' } : {}),
       },
     });
     await new Promise<void>((resolve, reject) => {

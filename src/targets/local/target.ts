@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { unpackArtifact } from '../../artifacts';
 import { FailureType, refuse } from '../../errors';
 import { localLayout, parseLocalTargetConfig, type LocalLayout, type LocalTargetConfig, type LocalTargetSettings } from './config';
+import { createTrafficTarget } from './traffic';
 import { HAS_PROC, portOwners, targetProcessGroups } from './ownership';
 import { ensurePortFree, liveServiceProcess, reconcileServiceProcess, startServiceProcess, stopServiceProcess, waitUntilListening } from './process';
 import {
@@ -33,6 +34,7 @@ export function createLocalTarget(cfg: LocalTargetConfig, deps: LocalTargetDepen
   const layout = localLayout(settings.root);
   const report = cfg.onProgress ?? (() => {});
   const unpack = deps.unpack ?? unpackArtifact;
+  if (settings.frontDoor) return createTrafficTarget({ ...settings, frontDoor: settings.frontDoor }, layout, unpack, report);
 
   return {
     async deploy(release, runtimeEnv): Promise<DeployOutcome> {

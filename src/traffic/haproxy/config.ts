@@ -53,12 +53,31 @@ export const frontDoorDirectory = z
     `is too long: its haproxy.sock path must fit in ${MAX_UNIX_SOCKET_PATH_BYTES} bytes (a unix socket limit); choose a shorter directory`,
   );
 
+/** A readiness path written into haproxy.cfg unquoted: plain URL path characters only. */
+export const healthCheckSchema = z.strictObject({
+  path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'must be a plain URL path starting with "/" (letters, digits and . _ ~ / -), e.g. "/readyz"'),
+  intervalMs: z.number().int('must be an integer').min(100, 'must be at least 100').max(60_000, 'must be at most 60000').default(500),
+});
+export type HealthCheck = z.infer<typeof healthCheckSchema>;
+
+/** The check arguments of a server line and of `add server` (a server fails after 2 checks, recovers after 1). */
+export function checkArguments(check: HealthCheck | undefined): string {
+  return check ? ` check inter ${check.intervalMs} fall 2 rise 1` : '';
+}
+
 export const frontDoorConfigSchema = z.strictObject({
   /** Which front door this is (e.g. "hello-service-staging"); written into the config's header. */
   name: trafficName,
   publicPort: tcpPort,
   directory: frontDoorDirectory,
   servers: desiredServersSchema,
+  /**
+   * haproxy's own readiness check of every server: a server whose check fails takes no request (it is
+   * marked DOWN) until it passes again. Absent: no checks (a server is up while it accepts connections).
+   */
+  healthCheck: healthCheckSchema.optional(),
   /** How long a release may take to answer a request before haproxy gives up on it (504). */
   serverTimeoutMs: z.number().int('must be an integer').min(1_000, 'must be at least 1000').max(3_600_000, 'must be at most 3600000').default(30_000),
 });
@@ -66,8 +85,8 @@ export type FrontDoorConfig = z.infer<typeof frontDoorConfigSchema>;
 export type FrontDoorConfigInput = z.input<typeof frontDoorConfigSchema>;
 
 /** The `server` line of one recorded server that is ready. */
-export function serverLine(server: DesiredServer): string {
-  return `    server ${server.name} 127.0.0.1:${server.port} weight ${server.weight}`;
+export function serverLine(server: DesiredServer, check?: HealthCheck): string {
+  return `    server ${server.name} 127.0.0.1:${server.port} weight ${server.weight}${checkArguments(check)}`;
 }
 
 /** Renders haproxy.cfg; throws InvalidInput naming the field when the input is not valid (nothing is written). */
@@ -77,7 +96,7 @@ export function renderHaproxyConfig(input: FrontDoorConfigInput): string {
   // Servers that drain or are in maintenance are left out and added through the socket right after start,
   // so they take no request meanwhile. (The `disabled` keyword would set a configuration maintenance flag
   // that `set server … state drain` keeps: such a server would never leave maintenance for drain.)
-  const servers = c.servers.filter((s) => s.state === 'ready').map(serverLine);
+  const servers = c.servers.filter((s) => s.state === 'ready').map((s) => serverLine(s, c.healthCheck));
   return [
     `# Front door "${c.name}": 127.0.0.1:${c.publicPort} -> backend "${BACKEND_NAME}".`,
     '# Rendered by the deploy orchestrator each time it starts this haproxy. The servers below are the ready',
@@ -114,7 +133,12 @@ export function renderHaproxyConfig(input: FrontDoorConfigInput): string {
     '    # again on another server: each retry is redispatched, so a switch or a dying release costs no request',
     '    retries 3',
     '    option redispatch 1',
-    '    retry-on conn-failure empty-response response-timeout',
+    ...(c.healthCheck
+      ? [
+          '    # and so is a GET that a failing release answered with a server error',
+          '    retry-on conn-failure empty-response response-timeout 500 502 503 504',
+        ]
+      : ['    retry-on conn-failure empty-response response-timeout']),
     '    # the first request of a client connection never rides a reused server connection',
     '    http-reuse safe',
     '',
@@ -128,6 +152,13 @@ export function renderHaproxyConfig(input: FrontDoorConfigInput): string {
     '    # a request that may have reached a release is replayed only when it has no side effects (GET, HEAD);',
     '    # a connection failure (the request was never sent) is retried for every method',
     '    http-request disable-l7-retry unless METH_GET',
+    ...(c.healthCheck
+      ? [
+          `    # a release whose readiness fails takes no request until it passes again`,
+          `    option httpchk GET ${c.healthCheck.path}`,
+          '    http-check expect status 200',
+        ]
+      : []),
     ...servers,
     '',
   ].join('\n');

@@ -17,7 +17,7 @@ import {
   type ServerState,
 } from '../schema';
 import { findHaproxy } from './binary';
-import { BACKEND_NAME, frontDoorDirectory, frontDoorFiles, renderHaproxyConfig, type FrontDoorFiles } from './config';
+import { BACKEND_NAME, frontDoorDirectory, healthCheckSchema, frontDoorFiles, renderHaproxyConfig, type FrontDoorFiles } from './config';
 import { describeStep, planTrafficSteps, type ActualServer, type TrafficStep } from './plan';
 import { findRunningHaproxy, isFrontDoorHaproxy, readPidFile, startHaproxy, stopHaproxy } from './process';
 import { HaproxyRuntimeApi, isStillInUse, type ServerOperationalState } from './runtime-api';
@@ -38,6 +38,8 @@ export const frontDoorOptionsSchema = z.strictObject({
   /** The haproxy executable; default: HAPROXY_PATH, /usr/sbin/haproxy or PATH (>= 2.6). */
   haproxyPath: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
   serverTimeoutMs: z.number().int().min(1_000).max(3_600_000).optional(),
+  /** haproxy checks each server's readiness and sends nothing to one that fails (see renderHaproxyConfig). */
+  healthCheck: healthCheckSchema.optional(),
   /** How long haproxy may take to answer on its socket after a start. */
   startTimeoutMs: z.number().int('must be an integer').min(500, 'must be at least 500').default(15_000),
   /** How long a removed server's in-flight requests may take to finish before they are cut. */
@@ -293,6 +295,7 @@ export class FrontDoor {
         directory: this.files.directory,
         servers: record.servers,
         serverTimeoutMs: this.options.serverTimeoutMs,
+        healthCheck: this.options.healthCheck,
       }),
     );
     try {
@@ -332,8 +335,12 @@ export class FrontDoor {
 
   private async carryOut(step: TrafficStep, removeDrainTimeoutMs: number): Promise<void> {
     switch (step.kind) {
-      case 'add':
-        return this.api.addServer(BACKEND_NAME, step.server, { address: '127.0.0.1', port: step.port, weight: step.weight });
+      case 'add': {
+        const check = this.options.healthCheck;
+        await this.api.addServer(BACKEND_NAME, step.server, { address: '127.0.0.1', port: step.port, weight: step.weight, ...(check ? { check } : {}) });
+        if (check) await this.api.enableHealth(BACKEND_NAME, step.server);
+        return;
+      }
       case 'setWeight':
         return this.api.setWeight(BACKEND_NAME, step.server, step.weight);
       case 'setState':

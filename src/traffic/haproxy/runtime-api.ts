@@ -247,9 +247,15 @@ export class HaproxyRuntimeApi {
   }
 
   /** Adds a server; haproxy creates it in maintenance, so it takes no traffic until enabled. */
-  addServer(backend: string, server: string, target: { address: string; port: number; weight: number }): Promise<void> {
-    const command = `add server ${word(backend, 'backend')}/${word(server, 'server')} ${word(target.address, 'address')}:${word(target.port, 'port')} weight ${word(target.weight, 'weight')}`;
+  addServer(backend: string, server: string, target: { address: string; port: number; weight: number; check?: { intervalMs: number } }): Promise<void> {
+    const check = target.check ? ` check inter ${word(target.check.intervalMs, 'interval')} fall 2 rise 1` : '';
+    const command = `add server ${word(backend, 'backend')}/${word(server, 'server')} ${word(target.address, 'address')}:${word(target.port, 'port')} weight ${word(target.weight, 'weight')}${check}`;
     return this.change(command, /^New server registered\.$/);
+  }
+
+  /** Starts the health checks of a server added with `check` (dynamic servers start with them disabled). */
+  enableHealth(backend: string, server: string): Promise<void> {
+    return this.change(`enable health ${word(backend, 'backend')}/${word(server, 'server')}`);
   }
 
   /** Deletes a server in maintenance; haproxy refuses while requests or idle connections still use it. */

@@ -17,7 +17,11 @@ export type Behaviour = 'ok' | 'fail' | { failTimes: number } | 'block';
 export interface Scenario {
   gates?: GatePlan[];
   /** Per activity name (stages, rollbackDeploy, recordRelease): what it does; default 'ok'. */
-  behaviour?: Partial<Record<StageName | 'rollbackDeploy' | 'recordRelease', Behaviour>>;
+  behaviour?: Partial<Record<StageName | 'rollbackDeploy' | 'recordRelease' | TrafficActivity, Behaviour>>;
+  /** The plan's strategy (blueGreen / canary run the traffic activities instead of deploy). */
+  strategy?: DeployPlan['strategy'];
+  /** analyzeRelease: fail the n-th call (1-based) permanently, as a failed analysis does. */
+  failAnalysisCall?: number;
   /** rollbackDeploy: fail this many calls (each permanently), then succeed. */
   rollbackFailures?: number;
   /** Use the real plan activity (lock checks, spec loading, trust rules) with a stand-in registry. */
@@ -26,6 +30,8 @@ export interface Scenario {
   trust?: DeployPlan['trust'];
   intervention?: DeployPlan['intervention'];
 }
+
+type TrafficActivity = 'startRelease' | 'shiftTraffic' | 'analyzeRelease' | 'promoteRelease' | 'retireReleases';
 
 export interface Call {
   name: string;
@@ -73,6 +79,7 @@ export function planFor(workflowId: string, input: { environment: string; versio
     gates: scenario.gates ?? [],
     heartbeatTimeoutMs: 5000,
     ...(scenario.trust ? { trust: scenario.trust } : {}),
+    ...(scenario.strategy ? { strategy: scenario.strategy } : {}),
     ...(scenario.intervention ? { intervention: scenario.intervention } : {}),
   };
 }
@@ -85,6 +92,10 @@ async function act(name: string, args: unknown, fallback: Behaviour = 'ok'): Pro
   const scenario = scenarios.get(workflowId) ?? {};
   calls.get(workflowId)?.push({ name, attempt: ctx.info.attempt, args });
   let behaviour = scenario.behaviour?.[name as StageName] ?? fallback;
+  if (name === 'analyzeRelease' && scenario.failAnalysisCall !== undefined) {
+    const n = callsOf(workflowId).filter((c) => c.name === 'analyzeRelease').length;
+    if (n === scenario.failAnalysisCall) behaviour = 'fail';
+  }
   if (name === 'rollbackDeploy' && scenario.rollbackFailures) {
     const key = `${workflowId}/rollbackDeploy`;
     const n = failuresSoFar.get(key) ?? 0;
@@ -138,6 +149,11 @@ export function standInActivities(): Activities {
     validate: async (a) => (await act('validate', a), { passed: true, reason: 'stand-in: healthy' }) as never,
     rollbackDeploy: async (a) => (await act('rollbackDeploy', a), { restored: a.previous as never, commands: undefined }),
     recordRelease: async (a) => act('recordRelease', a),
+    startRelease: async (a) => (await act('startRelease', a), { releaseId: `${a.plan.version}-${SHA.slice(0, 12)}`, previous: { releaseId: `0.9.0-${'b'.repeat(12)}`, version: '0.9.0', sha256: 'b'.repeat(64) }, port: 40000, started: true }),
+    shiftTraffic: async (a) => (await act('shiftTraffic', a), { publicPort: 1, frontDoorRunning: true, releases: [] }),
+    analyzeRelease: async (a) => (await act('analyzeRelease', a), { passed: true, reason: 'stand-in: healthy' }) as never,
+    promoteRelease: async (a) => (await act('promoteRelease', a), { releaseId: a.releaseId, noop: false, previous: { releaseId: `0.9.0-${'b'.repeat(12)}`, version: '0.9.0', sha256: 'b'.repeat(64) } }),
+    retireReleases: async (a) => (await act('retireReleases', a), [`0.9.0-${'b'.repeat(12)}`]),
     // undeployService runs on the real stack only (test/deployctl-stop-undeploy.test.ts).
     planUndeploy: async () => {
       throw ApplicationFailure.nonRetryable('planUndeploy has no stand-in', FailureType.InvalidInput);
