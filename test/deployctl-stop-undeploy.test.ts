@@ -7,13 +7,16 @@ import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Registry } from '../src/registry/registry';
 import { startDeployWorld, REPO_ROOT, type DeployWorld } from './helpers/deploy-world';
+import { FrontDoor } from '../src/traffic';
+import { haproxyForTests } from './helpers/traffic';
 import { currentRelease, temporalCli } from './helpers/workflow-probes';
 
 /**
  * deployctl stop and undeploy as operators run them (a real deployctl process), on a real Temporal dev
  * server, an in-process worker, PostgreSQL and the example service's real processes. Tests run in order
  * and build on each other: staging 1.0.0 → stop → 1.0.0 again → undeploy → 1.1.0 (a first deploy) → an
- * undeploy refused while a deploy holds the lock; then production's signed requests.
+ * undeploy refused while a deploy holds the lock; production's signed requests; then staging behind an
+ * HAProxy front door (the example's canary).
  */
 
 const execFileAsync = promisify(execFile);
@@ -234,4 +237,40 @@ test('production: a stop or undeploy request must be signed; the Temporal CLI fo
   const stop = await deployctl([...stopArgs('stop', 'production', 'incident 42'), '--by', 'carol', '--key', world.keyOf('carol')!]);
   assert.equal(stop.code, 0, show(stop));
   assert.match(stop.stdout, /stop hello-service in production: succeeded/, show(stop));
+});
+
+test('behind a front door (a canary): stop ends every release and empties the front door, keeping current; a deploy of it serves again; undeploy removes current', async (t) => {
+  const haproxy = await haproxyForTests();
+  if ('skip' in haproxy) {
+    t.skip(haproxy.skip);
+    return;
+  }
+  await world.updateSpec((spec) => {
+    spec.environments.staging.strategy = { type: 'canary', steps: [{ setWeight: 50 }, { analysis: {} }], scaleDownDelaySeconds: 1 };
+  });
+  const frontDoor = new FrontDoor({ name: 'hello-service-staging', publicPort: world.ports.staging, directory: path.join(world.targetRoot('staging'), 'front-door') });
+  // 1.1.0 runs on the port itself (replace until now): this deploy moves staging behind the front door.
+  await deployAndWait('staging', '1.0.0');
+  assert.equal((await world.get('staging', '/')).body.version, '1.0.0');
+  const release = await currentRelease(world, 'staging');
+
+  const stop = await deployctl(stopArgs('stop', 'staging', 'front door pause'));
+  assert.equal(stop.code, 0, show(stop));
+  const pid = Number(/✓ stop succeeded — pid (\d+) \(1\.0\.0-[0-9a-f]{12}\) stopped; current kept/.exec(stop.stdout)?.[1]);
+  assert.ok(pid > 0, show(stop));
+  assert.equal(await processExists(pid), false, `pid ${pid} is gone`);
+  assert.equal(await currentRelease(world, 'staging'), release, 'current still names the release');
+  assert.deepEqual((await frontDoor.status()).recorded, [], 'the front door serves nothing');
+  assert.equal((await world.get('staging', '/')).status, 503, 'haproxy keeps the port and has no release to send to');
+
+  const again = await deployAndWait('staging', '1.0.0');
+  assert.match(again.planSummary, /^redeploy of 1\.0\.0/);
+  assert.equal((await world.get('staging', '/')).body.version, '1.0.0', 'served again through the front door');
+
+  const undeploy = await deployctl(stopArgs('undeploy', 'staging', 'retire the canary'));
+  assert.equal(undeploy.code, 0, show(undeploy));
+  assert.equal(await currentRelease(world, 'staging'), null, 'current is gone');
+  assert.equal(await registry.live('hello-service', 'staging'), null);
+  assert.deepEqual((await frontDoor.status()).recorded, []);
+  assert.equal((await world.get('staging', '/')).status, 503);
 });

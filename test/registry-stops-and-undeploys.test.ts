@@ -76,3 +76,17 @@ test('a stop keeps the release live and is known until the next deploy of the se
     await registry.close();
   }
 });
+
+test('a run that succeeds without a deploy step of its own (a redeploy of the stable release behind a front door) becomes the one live release', async () => {
+  const registry = await Registry.open(db.url);
+  try {
+    await deployed(registry, '2.0.0', 'run-5');
+    await registry.finalize({ service: 'svc', environment: 'staging', version: '2.0.0', artifactSha256: SHA, requestedBy: 'carol', outcome: 'succeeded', approvals: [], workflowId: 'deploy-svc-staging', runId: 'run-6' });
+    const live = await registry.live('svc', 'staging');
+    assert.equal(live?.runId, 'run-6');
+    assert.ok(live?.liveAt, 'it went live when it was recorded');
+    assert.equal((await registry.history('svc', 'staging')).find((r) => r.runId === 'run-5')?.status, 'superseded');
+  } finally {
+    await registry.close();
+  }
+});

@@ -246,6 +246,15 @@ export class Registry {
              ended_at=CASE WHEN $6='live' THEN NULL ELSE COALESCE(ended_at, now()) END WHERE workflow_id=$1 AND run_id=$2`,
           [r.workflowId, r.runId, JSON.stringify(r.approvals), r.health === undefined ? null : JSON.stringify(r.health), keep, status],
         );
+      } else if (status === 'live') {
+        // A run that succeeded without going live through a deploy step (behind a front door, a redeploy of the
+        // stable release): it becomes the live release as markDeployed would make it, never a second live row.
+        await c.query(`UPDATE deploy_releases SET status='superseded', ended_at=now() WHERE service=$1 AND environment=$2 AND status='live'`, [r.service, r.environment]);
+        await c.query(
+          `INSERT INTO deploy_releases (service, environment, version, artifact_sha256, status, requested_by, approvals, workflow_id, run_id, health, live_at)
+           VALUES ($1,$2,$3,$4,'live',$5,$6,$7,$8,$9, now())`,
+          [r.service, r.environment, r.version, r.artifactSha256 ?? null, r.requestedBy, JSON.stringify(r.approvals), r.workflowId, r.runId, r.health === undefined ? null : JSON.stringify(r.health)],
+        );
       } else {
         await c.query(
           `INSERT INTO deploy_releases (service, environment, version, artifact_sha256, status, requested_by, approvals, workflow_id, run_id, health, ended_at)

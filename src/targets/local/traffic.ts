@@ -135,6 +135,12 @@ export function createTrafficTarget(
       const { port, started } = await ensureRunning(next, runtimeEnv);
       await touchRelease(layout, next.releaseId);
       if (current?.releaseId === next.releaseId) {
+        // A stable release stopped with the front door emptied (deployctl stop) takes all requests again.
+        if (!((await frontDoor.recorded()) ?? []).some((x) => x.name === serverName(next.releaseId))) {
+          await frontDoor.ensureRunning();
+          await frontDoor.apply({ servers: await desiredServers(new Map([[next.releaseId, 100]])) });
+          report(`release ${next.releaseId} is back in the front door with all requests`);
+        }
         report(`release ${next.releaseId} is already the stable release`);
         return { releaseId: next.releaseId, previous: current, port, started };
       }
