@@ -325,7 +325,7 @@ async function stopExampleServices(): Promise<void> {
 /** The example's target in one environment, as the worker would build it from the spec. */
 function exampleTarget(spec: DeploySpec, environment: string): { target: Target; summary: string; root: string } {
   const resolvePath = (p: string) => path.resolve(ROOT, p);
-  const plan = targetPlan(spec.environments[environment]!.target, { service: spec.service, environment, resolvePath, runtimeCommand: spec.runtime.command });
+  const plan = targetPlan(spec.environments[environment]!.target, { service: spec.service, environment, resolvePath, runtimeCommand: spec.runtime.command, healthPath: spec.health.path });
   const dataDir = resolvePath('.data');
   return { target: createTarget(plan, { service: spec.service, environment, dataDir }), summary: describeTarget(plan, dataDir).summary, root: describeTarget(plan, dataDir).diskPath };
 }

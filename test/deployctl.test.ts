@@ -113,7 +113,7 @@ test('bad arguments exit 2 naming the option, and nothing is started', async () 
   const spec = world.specPath;
   const cases: Array<{ args: string[]; env?: Record<string, string | undefined>; names: RegExp }> = [
     { args: ['deploy', spec, '--env', '../../etc', '--version', '1.0.0', '--by', 'carol'], names: /--env: "\.\.\/\.\.\/etc" must be lowercase letters/ },
-    { args: ['deploy', spec, '--env', 'qa', '--version', '1.0.0', '--by', 'carol'], names: /--env: "qa" is not an environment of hello-service .*choose one of: staging, production/ },
+    { args: ['deploy', spec, '--env', 'qa', '--version', '1.0.0', '--by', 'carol'], names: /--env: "qa" is not an environment of hello-service .*choose one of: staging, production, fleet/ },
     { args: ['deploy', spec, '--env', 'staging', '--version', '../1.0.0', '--by', 'carol'], names: /--version: "\.\.\/1\.0\.0" must/ },
     { args: ['deploy', spec, '--env', 'staging', '--version', '1.0.0'], env: { USER: 'carol smith' }, names: /--by: "carol smith" must be a login or email .*\(taken from \$USER; pass --by <your login>\)/ },
     { args: ['deploy', spec, '--env', 'staging', '--version', '1.0.0', '--by', 'carol smith'], names: /--by: "carol smith" must be a login or email/ },

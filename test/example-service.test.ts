@@ -173,7 +173,7 @@ test('prepareExample is idempotent: same tag commits, unchanged config files', a
   assert.deepEqual(second, first);
   assert.deepEqual(await tagCommits(second.sourceRepo), firstTags);
   assert.deepEqual([await snapshot(second.envFiles.staging), await snapshot(second.envFiles.production)], firstFiles);
-  assert.deepEqual(second.databases, { staging: `${dbPrefix}_staging`, production: `${dbPrefix}_production` });
+  assert.deepEqual(second.databases, { staging: `${dbPrefix}_staging`, production: `${dbPrefix}_production`, fleet: `${dbPrefix}_fleet` });
 
   // Tags are a chain in version order.
   assert.equal(await git(first.sourceRepo, ['rev-parse', '1.1.0^']), firstTags['1.0.0']);

@@ -36,8 +36,8 @@ const RELEASE_AUTHOR = { name: 'Hello Service Team', email: 'team@hello-service.
 export interface ExampleWorld {
   sourceRepo: string;
   configDir: string;
-  databases: Record<'staging' | 'production', string /* db name */>;
-  envFiles: Record<'staging' | 'production', string>;
+  databases: Record<'staging' | 'production' | 'fleet', string /* db name */>;
+  envFiles: Record<'staging' | 'production' | 'fleet', string>;
   /** Demo signing keys (ed25519, mode 0600) by name: alice, bob, carol. */
   keys: Record<(typeof EXAMPLE_SIGNERS)[number], { privateKeyFile: string; publicKeyFile: string }>;
   /** The allowed_signers file listing their public keys (namespace deploy). */
@@ -51,7 +51,7 @@ export interface PrepareExampleOptions {
   adminUrl: string;
   /** Database name prefix; databases are `<prefix>_<environment>`. Default `hello_service`. */
   dbPrefix?: string;
-  /** Default `['staging', 'production']`. */
+  /** Default `['staging', 'production', 'fleet']`. */
   environments?: string[];
   onProgress?: (message: string) => void;
   /** Where to write the allowed_signers file of the demo keys; default `<dataDir>/keys/allowed_signers`. */
@@ -62,7 +62,7 @@ export async function prepareExample(o: PrepareExampleOptions): Promise<ExampleW
   const progress = o.onProgress ?? (() => undefined);
   const dataDir = path.resolve(o.dataDir);
   const prefix = o.dbPrefix ?? 'hello_service';
-  const environments = o.environments ?? ['staging', 'production'];
+  const environments = o.environments ?? ['staging', 'production', 'fleet'];
   const adminUrl = parseAdminUrl(o.adminUrl);
   if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) {
     throw new Error('dbPrefix must be lowercase letters, digits and _, starting with a letter or _ (e.g. hello_service)');

@@ -15,17 +15,7 @@ export function deployActivity(deps: ActivityDeps) {
         { service: plan.service, environment: plan.environment, version: plan.version, sha256: artifact.sha256, artifactPath },
         runtimeEnv,
       );
-      await deps.registry.markDeployed({
-        service: plan.service,
-        environment: plan.environment,
-        version: plan.version,
-        artifactSha256: artifact.sha256,
-        requestedBy: plan.requestedBy,
-        // The gate's approvals are on the live row from the moment it goes live (absent in older histories).
-        approvals: a.approvals ?? [],
-        workflowId: a.workflowId,
-        runId: a.runId,
-      });
+      await markLive(deps, a);
       return { releaseId: outcome.releaseId, noop: outcome.noop, previous: outcome.previous, commands: outcome.commands, hosts: outcome.hosts };
     });
   };
@@ -38,14 +28,35 @@ export function rollbackDeployActivity(deps: ActivityDeps) {
     return withHeartbeat(async (progress) => {
       const runtimeEnv = await readConfigSource(plan.config.envFile);
       const r = await targetFor(plan, progress, workerDataDir(deps)).rollback(a.previous, runtimeEnv);
-      await deps.registry.restorePrevious({
-        service: plan.service,
-        environment: plan.environment,
-        workflowId: a.workflowId,
-        runId: a.runId,
-        previous: a.previous ? { version: a.previous.version, sha256: a.previous.sha256 } : null,
-      });
+      await restoreLive(deps, a);
       return { restored: r.restored, commands: r.commands };
     });
   };
+}
+
+/** The release is on the target: it is the registry's live release, with the gate's approvals. */
+export async function markLive(deps: ActivityDeps, a: { plan: DeployPlan; artifact: ArtifactRef; workflowId: string; runId: string; approvals?: Approval[] }): Promise<void> {
+  const { plan } = a;
+  await deps.registry.markDeployed({
+    service: plan.service,
+    environment: plan.environment,
+    version: plan.version,
+    artifactSha256: a.artifact.sha256,
+    requestedBy: plan.requestedBy,
+    // The gate's approvals are on the live row from the moment it goes live (absent in older histories).
+    approvals: a.approvals ?? [],
+    workflowId: a.workflowId,
+    runId: a.runId,
+  });
+}
+
+/** The deploy was undone: `previous` is the registry's live release again (none: nothing is live). */
+export async function restoreLive(deps: ActivityDeps, a: { plan: DeployPlan; previous: CurrentReleaseRef | null; workflowId: string; runId: string }): Promise<void> {
+  await deps.registry.restorePrevious({
+    service: a.plan.service,
+    environment: a.plan.environment,
+    workflowId: a.workflowId,
+    runId: a.runId,
+    previous: a.previous ? { version: a.previous.version, sha256: a.previous.sha256 } : null,
+  });
 }

@@ -1,6 +1,7 @@
 import { buildActivity } from './build';
 import type { ActivityDeps } from './context';
 import { deployActivity, rollbackDeployActivity } from './deploy';
+import { fleetActivities } from './fleet';
 import { migrateActivity } from './migrate';
 import { planActivity } from './plan';
 import { preChecksActivity } from './pre-checks';
@@ -30,6 +31,8 @@ export function createActivities(deps: ActivityDeps) {
     // undeployService (stop / undeploy)
     planUndeploy: planUndeployActivity(deps),
     stopService: stopServiceActivity(deps),
+    // fleets: the front door and the record; the hosts' own work runs on their agents (src/agent/)
+    ...fleetActivities(deps),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Approval, ArtifactRef, DeployPlan, DeployStageResult } from '../wo
 import { localArtifactPath } from './artifact';
 import { withHeartbeat, workerDataDir, type ActivityDeps } from './context';
 import { targetFor } from './target';
+import { markLive } from './deploy';
 
 /**
  * The traffic steps of blueGreen and canary deploys, one activity each so history shows every switch and
@@ -73,19 +74,10 @@ export function analyzeReleaseActivity(deps: ActivityDeps) {
 /** Makes the new release the stable one (all traffic, `current`) and the registry's live release. */
 export function promoteReleaseActivity(deps: ActivityDeps) {
   return async function promoteRelease(a: { plan: DeployPlan; artifact: ArtifactRef; releaseId: string; workflowId: string; runId: string; approvals?: Approval[] }): Promise<DeployStageResult> {
-    const { plan, artifact } = a;
+    const { plan } = a;
     return withHeartbeat(async (progress) => {
       const { previous } = await trafficOf(deps, plan, progress).promote(a.releaseId);
-      await deps.registry.markDeployed({
-        service: plan.service,
-        environment: plan.environment,
-        version: plan.version,
-        artifactSha256: artifact.sha256,
-        requestedBy: plan.requestedBy,
-        approvals: a.approvals ?? [],
-        workflowId: a.workflowId,
-        runId: a.runId,
-      });
+      await markLive(deps, a);
       return { releaseId: a.releaseId, noop: false, previous };
     });
   };

@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { FailureType, refuse } from '../errors';
 import { canonicalVersion } from '../names';
 import { defaultHealthUrl, targetPlan } from '../targets/registry';
+import { frontDoorName } from '../traffic/schema';
 import { confine } from './confine';
 import type { CanaryStep, DeployPlan, GatePlan, HealthPlan, LiveRelease, StrategyPlan } from '../workflows/types';
 import type { StrategySpec } from './strategy';
@@ -122,6 +123,7 @@ export function resolvePlan(o: {
     environment: input.environment,
     resolvePath: abs,
     runtimeCommand: spec.runtime.command,
+    healthPath: health.path,
     ...(strategy.type !== 'replace' ? { frontDoor: { name: frontDoorName(spec.service, input.environment), healthPath: health.path } } : {}),
   });
   const healthPlan: HealthPlan = {
@@ -198,9 +200,6 @@ function strategyPlan(s: StrategySpec | undefined): StrategyPlan {
 }
 
 /** The front door's name: service and environment as one narrow word (HAProxy config and messages). */
-function frontDoorName(service: string, environment: string): string {
-  return `${service}-${environment}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '') || 'front-door';
-}
 
 /** Who may intervene in a failed rollback: the listed operators, else the gates' approvers; signed when anyone is named. */
 function interventionPolicy(operators: string[] | undefined, gates: GatePlan[]): NonNullable<DeployPlan['intervention']> {

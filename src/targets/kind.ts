@@ -9,6 +9,8 @@ export interface TargetPlanContext {
   resolvePath: (p: string) => string;
   /** The spec's `runtime.command` (argv run from the release directory). */
   runtimeCommand: string[];
+  /** The spec's readiness path (health.path), e.g. "/readyz". */
+  healthPath: string;
   /** The strategy puts a front door on the target's port (kinds with supportsFrontDoor only). */
   frontDoor?: { name: string; healthPath: string };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FailureType, refuse } from '../errors';
 import { commandKind } from './command';
+import { fleetKind } from './fleet';
 import type { TargetContext, TargetKind, TargetPlanContext } from './kind';
 import { localKind } from './local';
 import type { Target } from './types';
@@ -9,7 +10,7 @@ import type { Target } from './types';
  * The target kinds: the one place that knows which exist. A new kind is a folder under `src/targets/` and a
  * line here; the spec's target union, the plan type and the factory all derive from this list.
  */
-const KINDS = [localKind, commandKind] as const;
+const KINDS = [localKind, commandKind, fleetKind] as const;
 
 type AnyKind = (typeof KINDS)[number];
 /** `environments.<env>.target` of a validated spec. */

@@ -13,6 +13,11 @@ export const trafficName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter or digit (max 63), e.g. "hello-1-1-0"');
 
+/** The front door name of a service's environment, e.g. "hello-service-staging". */
+export function frontDoorName(service: string, environment: string): string {
+  return `${service}-${environment}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '') || 'front-door';
+}
+
 export const tcpPort = z.number().int('must be an integer').min(1, 'must be a port 1-65535').max(65535, 'must be a port 1-65535');
 
 /** HAProxy accepts absolute weights 0..256; 0 keeps a server configured but sends it no new requests. */

@@ -1,5 +1,6 @@
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { SA } from './definitions';
+import type { FleetProgress } from './fleet/types';
 import type {
   Approval,
   ArtifactRef,
@@ -51,6 +52,8 @@ export class DeployState {
   pendingGate: GateState | undefined;
   pendingPromotion: PromotionState | undefined;
   traffic: TrafficState | undefined;
+  /** A fleet target: the rollout's per-host progress. */
+  fleet: FleetProgress | undefined;
   pendingIntervention: DeployStatusView['pendingIntervention'];
   readonly approvals: Approval[] = [];
   readonly stages: StageRecord[] = [];
@@ -123,6 +126,8 @@ export class DeployState {
     const head = p ? `**${p.service} ${p.version} → ${p.environment}** (requested by ${p.requestedBy})` : `deploy ${this.ids.workflowId}`;
     const lines = [head, '', `status: \`${this.status}\`, stage: \`${this.stage}\``];
     if (this.waitingFor) lines.push('', `waiting for: ${this.waitingFor}`);
+    const f = this.fleet;
+    if (f) lines.push('', `hosts: ${f.updated}/${f.total} updated, ${f.failed} failed${f.rolledBack ? `, ${f.rolledBack} rolled back` : ''} (batch ${f.batch}/${f.batches})`);
     return lines.join('\n');
   }
 
@@ -156,6 +161,7 @@ export class DeployState {
       pendingGate: this.pendingGate,
       ...(this.pendingPromotion ? { pendingPromotion: this.pendingPromotion } : {}),
       ...(this.traffic ? { traffic: this.traffic } : {}),
+      ...(this.fleet ? { fleet: this.fleet } : {}),
       pendingIntervention: this.pendingIntervention,
       stages: this.stages,
       timeline: this.timeline,
@@ -188,6 +194,7 @@ export class DeployState {
       compensations: this.compensations,
       health: this.healthReport,
       migrations: this.migrationReport,
+      ...(this.fleet ? { fleet: this.fleet } : {}),
       timeline: this.timeline,
       ...this.dropped(),
     };

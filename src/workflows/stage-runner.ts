@@ -4,6 +4,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES } from '../errors';
 import type { DeployState } from './deploy-state';
 import { failureMessage } from './deploy-state';
+import { FleetRollout } from './fleet/rollout';
 import { runRollout, type Promotions } from './rollout';
 import type { Saga } from './saga';
 import type { CurrentReleaseRef, DeployPlan, DeployStageResult, DeployStatus, StageName } from './types';
@@ -110,6 +111,12 @@ export class StageRunner {
     const { workflowId, runId } = this.deploy.ids;
     const artifact = this.deploy.artifact!;
     const previousRelease = this.previousRelease;
+    if (p.target.type === 'fleet') {
+      // Batches of hosts through their agents, as child workflows (src/workflows/fleet/).
+      const fleet = new FleetRollout(p, p.target, this.deploy, previousRelease);
+      this.saga.push({ name: 'rollbackDeploy', undoes: 'deploy', summary: `roll every updated host of ${p.environment} back to ${previousRelease?.version ?? 'nothing (first deploy: stop the service)'}`, run: () => fleet.rollback() });
+      return fleet.run();
+    }
     // Pushed before the stage runs: a deploy interrupted half-way must still be undone.
     let outcome: DeployStageResult | undefined;
     this.saga.push({

@@ -2,6 +2,7 @@
  * Types shared by the workflow, its activities and clients. This file must stay free of Node.js imports:
  * the workflow bundle includes it.
  */
+import type { FleetProgress } from './fleet/types';
 
 import type { HealthExpectation } from '../health/expect';
 import type { HealthThresholds } from '../health/thresholds';
@@ -231,6 +232,8 @@ export interface DeployStatusView {
   pendingPromotion?: PromotionState;
   /** blueGreen and canary: the rollout's weights and step. */
   traffic?: TrafficState;
+  /** A fleet target: per-host progress (updated/total, failed, each host's status). */
+  fleet?: FleetProgress;
   pendingIntervention?: { compensation: string; error: string; since: string; operators?: string[]; signed?: boolean; sign?: GateState['sign'] };
   stages: StageRecord[];
   timeline: TimelineEntry[];
@@ -257,6 +260,8 @@ export interface DeployResult {
   compensations: CompensationRecord[];
   health?: unknown;
   migrations?: unknown;
+  /** A fleet target: each host's outcome. */
+  fleet?: FleetProgress;
   timeline: TimelineEntry[];
   droppedTimelineEntries?: number;
   refusalsNotRecorded?: number;

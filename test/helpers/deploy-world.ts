@@ -98,6 +98,14 @@ export async function startDeployWorld(
     spec.environments[env].target.port = ports[env];
     spec.environments[env].target.stopTimeoutMs = 3000;
   }
+  // The fleet environment: its own root and free ports for the front door and each host.
+  const fleetEnv = spec.environments.fleet;
+  if (fleetEnv) {
+    fleetEnv.config.envFile = example.envFiles.fleet;
+    fleetEnv.target.root = path.join(dataDir, 'targets', 'fleet');
+    fleetEnv.target.frontDoor = { port: await freePort() };
+    for (const host of fleetEnv.target.hosts as Array<{ port: number }>) host.port = await freePort();
+  }
   // The example's strategies (canary staging, blue/green production) are the traffic tests' subject; the
   // rest of the suite deploys with replace, so ports and processes are the service's own.
   for (const env of Object.values(spec.environments) as Array<Record<string, unknown>>) delete env.strategy;

@@ -173,6 +173,47 @@ export class FrontDoor {
     return result;
   }
 
+  /**
+   * Puts one recorded server in `state` (ready, drain or maint), leaving every other server as it is: a
+   * read-modify-write under the front door's lock, so hosts changed at once never undo each other.
+   */
+  async setServerState(server: string, state: ServerState): Promise<FrontDoorStatus> {
+    const name = parseOrRefuse(trafficName, server, 'server');
+    return this.locked(async () => {
+      const recorded = await this.readOrCreateRecord();
+      if (!recorded.servers.some((s) => s.name === name)) {
+        throw refuse(FailureType.InvalidInput, `server: "${name}" is not a server of front door ${this.name}; nothing was changed`);
+      }
+      const record = await this.recordServers(recorded, recorded.servers.map((s) => (s.name === name ? { ...s, state } : s)));
+      await this.startIfDown(record);
+      await this.reconcile(record.servers, this.options.removeDrainTimeoutMs);
+      return this.status();
+    });
+  }
+
+  /**
+   * Makes the recorded servers exactly `servers` (name and port), keeping the state and weight a server
+   * already has; a new server enters in `newState`. Under the lock, so concurrent host changes are kept.
+   */
+  async ensureServers(servers: Array<{ name: string; port: number }>, newState: ServerState): Promise<FrontDoorStatus> {
+    return this.locked(async () => {
+      const recorded = await this.readOrCreateRecord();
+      const known = new Map(recorded.servers.map((s) => [s.name, s]));
+      const desired = parseOrRefuse(
+        desiredServersSchema,
+        servers.map((s) => {
+          const had = known.get(s.name);
+          return had && had.port === s.port ? had : { name: s.name, port: s.port, weight: 1, state: newState };
+        }),
+        'servers',
+      );
+      const record = await this.recordServers(recorded, desired);
+      await this.startIfDown(record);
+      await this.reconcile(record.servers, this.options.removeDrainTimeoutMs);
+      return this.status();
+    });
+  }
+
   /** What haproxy serves now, read back from it, next to what is recorded. Changes nothing. */
   async status(): Promise<FrontDoorStatus> {
     const record = await this.readRecord();

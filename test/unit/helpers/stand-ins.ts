@@ -31,7 +31,8 @@ export interface Scenario {
   intervention?: DeployPlan['intervention'];
 }
 
-type TrafficActivity = 'startRelease' | 'shiftTraffic' | 'analyzeRelease' | 'promoteRelease' | 'retireReleases';
+type TrafficActivity = 'startRelease' | 'shiftTraffic' | 'analyzeRelease' | 'promoteRelease' | 'retireReleases' | FleetActivity;
+type FleetActivity = 'fleetPrepare' | 'fleetHostTraffic' | 'fleetRecordHosts' | 'fleetMarkLive' | 'fleetRestoreLive';
 
 export interface Call {
   name: string;
@@ -161,5 +162,11 @@ export function standInActivities(): Activities {
     stopService: async () => {
       throw ApplicationFailure.nonRetryable('stopService has no stand-in', FailureType.InvalidInput);
     },
+    // A fleet's orchestrator side (the hosts' own work is on their agents' task queues).
+    fleetPrepare: async (a) => void (await act('fleetPrepare', a)),
+    fleetHostTraffic: async (a) => (await act('fleetHostTraffic', a), `${a.host} ${a.state}`),
+    fleetRecordHosts: async (a) => void (await act('fleetRecordHosts', a)),
+    fleetMarkLive: async (a) => void (await act('fleetMarkLive', a)),
+    fleetRestoreLive: async (a) => void (await act('fleetRestoreLive', a)),
   } as Activities;
 }
