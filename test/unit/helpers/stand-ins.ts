@@ -26,6 +26,8 @@ export interface Scenario {
   rollbackFailures?: number;
   /** Use the real plan activity (lock checks, spec loading, trust rules) with a stand-in registry. */
   realPlan?: boolean | { config?: Partial<WorkerConfig>; cwd?: string };
+  /** The plan's target (default: a command target); a fleet target runs the fleet rollout. */
+  target?: DeployPlan['target'];
   /** The keys the stand-in plan trusts, and who may intervene. */
   trust?: DeployPlan['trust'];
   intervention?: DeployPlan['intervention'];
@@ -76,7 +78,7 @@ export function planFor(workflowId: string, input: { environment: string; versio
     migrations: { directory: 'migrations', lockTimeoutMs: 1000, statementTimeoutMs: 1000 },
     preChecks: { minFreeDiskMb: 0, dependencies: [] },
     health: { url: 'http://127.0.0.1:1/readyz', intervalMs: 100, windowMs: 1000, requestTimeoutMs: 100, consecutiveSuccesses: 1, minSuccessRatio: 0.5, maxP95LatencyMs: 1000, maxConsecutiveFailures: 1 },
-    target: { type: 'command', deploy: ['true'], current: ['true'], rollback: ['true'], timeoutMs: 1000 },
+    target: scenario.target ?? { type: 'command', deploy: ['true'], current: ['true'], rollback: ['true'], timeoutMs: 1000 },
     gates: scenario.gates ?? [],
     heartbeatTimeoutMs: 5000,
     ...(scenario.trust ? { trust: scenario.trust } : {}),
