@@ -1,4 +1,5 @@
 import type { Approval, CompensationRecord, DeployResult, DeployStatusView, GateState, SignatureProof, StageRecord, TimelineEntry, TrafficState } from '../workflows/types';
+import type { FleetProgress } from '../workflows/fleet/types';
 
 /**
  * Text that came from a payload (a name, comment, reason, refusal, error, search attribute), made safe to
@@ -151,6 +152,26 @@ export function trafficLines(t: TrafficState): string[] {
   return [`traffic (${t.strategy}${step ? `, ${step}` : ''}): ${oneLine(t.releaseId, 80)} ${t.weight}% on port ${t.port}${stable}`];
 }
 
+/**
+ * A fleet rollout: updated/total and failed, then a table of its hosts (at most `maxRows`, the ones that
+ * need a look first: failed, then in progress, then the rest in rollout order).
+ */
+export function hostTableLines(f: FleetProgress, maxRows = 40): string[] {
+  const lines = [
+    `hosts: ${f.updated}/${f.total} updated, ${f.failed} failed${f.rolledBack ? `, ${f.rolledBack} rolled back` : ''} — batch ${f.batch}/${f.batches} (${f.batchSize} at a time, at most ${f.maxFailedHosts} failed)`,
+  ];
+  const rank = (s: string) => (s === 'failed' || s === 'rollback_failed' ? 0 : s === 'deploying' || s === 'rolling_back' ? 1 : 2);
+  const rows = [...f.hosts].sort((a, b) => rank(a.status) - rank(b.status)).slice(0, maxRows);
+  const width = Math.max(4, ...rows.map((h) => oneLine(h.host, 63).length));
+  lines.push(`  ${'HOST'.padEnd(width)}  ${'BATCH'.padEnd(5)}  ${'STATUS'.padEnd(15)}  RELEASE / ERROR`);
+  for (const h of rows) {
+    const what = h.error ? oneLine(h.error, 160) : h.releaseId ? oneLine(h.releaseId, 80) : '';
+    lines.push(`  ${oneLine(h.host, 63).padEnd(width)}  ${String(h.batch).padEnd(5)}  ${oneLine(h.status, 20).padEnd(15)}  ${what}`);
+  }
+  if (f.hosts.length > rows.length) lines.push(`  … and ${f.hosts.length - rows.length} more host(s) (deployctl status --json lists all)`);
+  return lines;
+}
+
 /** The status query, rendered for a person: where it is, what it waits for, how it got there. */
 export function renderStatusView(v: DeployStatusView, o: { timelineTail?: number; now?: number } = {}): string[] {
   const lines: string[] = [];
@@ -168,6 +189,7 @@ export function renderStatusView(v: DeployStatusView, o: { timelineTail?: number
   lines.push(...refusalLines(v.timeline));
   if (v.stages.length) lines.push('stages:', ...stageRows(v.stages, o.now));
   if (v.traffic) lines.push(...trafficLines(v.traffic));
+  if (v.fleet) lines.push(...hostTableLines(v.fleet));
   if (v.pendingGate) lines.push(...gateLines(v.pendingGate, { service, environment }));
   const pp = v.pendingPromotion;
   if (pp) {
@@ -207,6 +229,7 @@ export function renderResult(r: DeployResult, o: { timelineTail?: number } = {})
   if (r.artifactSha256) lines.push(`artifact: sha256 ${oneLine(r.artifactSha256, 64)}`);
   lines.push(...refusalLines(r.timeline));
   if (r.stages.length) lines.push('stages:', ...stageRows(r.stages));
+  if (r.fleet) lines.push(...hostTableLines(r.fleet));
   if (r.approvals.length) lines.push('approvals:', ...r.approvals.flatMap((a) => decisionLines(`  ${approvalText(a)}`, a.signature, undefined)));
   if (r.compensations.length) {
     lines.push('compensations:', ...r.compensations.flatMap((c) => (c.by ? decisionLines(`  ${compensationLine(c)}`, c.signature, undefined) : [`  ${compensationLine(c)}`])));

@@ -100,7 +100,8 @@ test('six hosts in batches of two: every host deployed and probed, batch by batc
   assert.deepEqual(new Set(calls.filter((c) => c.op === 'deploy').map((c) => c.host)), new Set(HOSTS));
   assert.equal(calls.filter((c) => c.op === 'rollback').length, 0);
   // The next batch starts only after the current one passed: every probe of batch k before any deploy of batch k+1.
-  for (const [k, next] of [[['h1', 'h2'], ['h3', 'h4']], [['h3', 'h4'], ['h5', 'h6']]] as const) {
+  const pairs: Array<[string[], string[]]> = [[['h1', 'h2'], ['h3', 'h4']], [['h3', 'h4'], ['h5', 'h6']]];
+  for (const [k, next] of pairs) {
     const lastProbe = Math.max(...calls.filter((c) => c.op === 'probe' && k.includes(c.host)).map((c) => c.at));
     const firstDeploy = Math.min(...calls.filter((c) => c.op === 'deploy' && next.includes(c.host)).map((c) => c.at));
     assert.ok(lastProbe <= firstDeploy, `batch ${next.join('+')} started before ${k.join('+')} passed`);
