@@ -103,7 +103,7 @@ describe('runbook content follows the spec', () => {
   });
 
   test('the committed examples under docs/ are what the command renders today', async () => {
-    for (const env of ['staging', 'production']) {
+    for (const env of ['staging', 'production', 'fleet']) {
       const file = path.join(REPO_ROOT, `docs/runbook-hello-service-${env}.md`);
       const committed = await fs.readFile(file, 'utf8');
       assert.equal(
@@ -207,13 +207,21 @@ async function temporalHelp(cli: string, verbs: string[]): Promise<string> {
 async function checkTemporalLine(cli: string, words: string[], s: DeploySpec): Promise<void> {
   const line = words.join(' ');
   const { verbs, flags } = temporalArgs(words);
-  const allowed = ['workflow start', 'workflow signal', 'workflow query', 'workflow update execute', 'workflow list', 'workflow cancel', 'workflow describe', 'workflow show', 'workflow result'];
+  const allowed = ['workflow start', 'workflow signal', 'workflow query', 'workflow update execute', 'workflow list', 'workflow cancel', 'workflow describe', 'workflow show', 'workflow result', 'task-queue describe'];
   assert.ok(allowed.includes(verbs.join(' ')), `unexpected temporal command: ${line}`);
   const help = await temporalHelp(cli, verbs);
   for (const flag of flags.keys()) assert.ok(help.includes(flag), `temporal ${verbs.join(' ')} has no ${flag} (from: ${line})`);
 
   const ids = Object.keys(s.environments).map((e) => `deploy-${s.service}-${e}`);
-  if (verbs[1] !== 'list') assert.ok(ids.includes(flags.get('--workflow-id') ?? ''), `workflow ID is not a deploy lock ID: ${line}`);
+  if (verbs[0] === 'task-queue') {
+    // A fleet host's agent: deploys-host-<host> of a host the spec lists.
+    const hosts = Object.values(s.environments).flatMap((e) => ('hosts' in e.target ? e.target.hosts.map((h) => h.name) : []));
+    assert.ok(hosts.map((h) => `deploys-host-${h}`).includes(flags.get('--task-queue') ?? ''), `not a host agent's task queue: ${line}`);
+    return;
+  }
+  // A fleet's batch and host child workflows: <deploy lock ID>/batch-<n>[/host-<host>].
+  const id = (flags.get('--workflow-id') ?? '').replace(/\/batch-\d+(\/host-[a-z0-9-]+)?$/, '');
+  if (verbs[1] !== 'list') assert.ok(ids.includes(id), `workflow ID is not a deploy lock ID: ${line}`);
   const input = flags.has('--input') ? JSON.parse(flags.get('--input')!) : undefined;
   switch (verbs.slice(1).join(' ')) {
     case 'start': {
@@ -238,7 +246,7 @@ async function checkTemporalLine(cli: string, words: string[], s: DeploySpec): P
       assert.equal(flags.get('--name'), 'status');
       break;
     case 'show':
-      assert.equal(flags.get('--output'), 'json');
+      if (id === flags.get('--workflow-id')) assert.equal(flags.get('--output'), 'json');
       break;
     case 'list': {
       const query = flags.get('--query')!;
@@ -257,7 +265,7 @@ async function checkTemporalLine(cli: string, words: string[], s: DeploySpec): P
 }
 
 describe('every command line in the runbook parses', () => {
-  for (const environment of ['staging', 'production']) {
+  for (const environment of ['staging', 'production', 'fleet']) {
     test(`${environment}: deployctl lines are accepted by the program (dry run), temporal lines use the contract's names and real flags`, async () => {
       const cli = await findOrBuildTemporalCli();
       const md = render(spec, environment);
@@ -289,6 +297,11 @@ describe('every command line in the runbook parses', () => {
         } else if (words[0] === 'temporal') {
           await checkTemporalLine(cli, words, spec);
           counts.temporal++;
+        } else if (words[0] === 'npm') {
+          // npm run <script>: a script of this repository (a fleet's host agent).
+          const scripts = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+          assert.ok(words[1] === 'run' && words[2]! in scripts, `the runbook runs an npm script this repository does not have: ${line}`);
+          counts.other++;
         } else {
           assert.ok(['curl', 'ls', 'cat', 'node'].includes(words[0]!), `unexpected command in the runbook: ${line}`);
           counts.other++;

@@ -194,6 +194,14 @@ export function renderRunbook(r: RunbookInput): string {
     }
   }
 
+  // ---- the target kind's own section (a fleet's hosts and agents) ----
+  const own = describeTarget(plan.target, plan.dataDir, { workflowId: tcli.workflowId }).runbookSection;
+  if (own) {
+    p(`## ${own.title}`, '', ...own.text, '');
+    sh(...own.commands);
+    if (own.after?.length) p(...own.after, '');
+  }
+
   // ---- list ----
   p('## List deploys', '');
   sh(ctl.history(), tcli.list(), tcli.list('rolled_back'), tcli.list('awaiting_approval'), tcli.listVersion('$VERSION'));

@@ -56,5 +56,7 @@ export interface TargetKind<
     diskPath(plan: Plan, dataDir: string): string;
     /** Whether a forward deploy requires the current release's process to be running (not just answering). */
     requiresRunningCurrent: boolean;
+    /** A runbook section of the kind's own (title, Markdown lines and shell commands), e.g. a fleet's hosts and agents. */
+    runbookSection?(plan: Plan, ids: { workflowId: string }): { title: string; text: string[]; commands: string[]; after?: string[] };
   };
 }

@@ -58,16 +58,19 @@ export interface TargetDescription {
   inspectCommands: string[];
   diskPath: string;
   requiresRunningCurrent: boolean;
+  runbookSection?: { title: string; text: string[]; commands: string[]; after?: string[] };
 }
 
 /** What pre-checks and the runbook say about a plan's target. */
-export function describeTarget(plan: TargetPlan, dataDir: string): TargetDescription {
+export function describeTarget(plan: TargetPlan, dataDir: string, ids: { workflowId: string } = { workflowId: '<workflow id>' }): TargetDescription {
   const d = kindOf(plan.type).describe;
+  const section = d.runbookSection?.(plan, ids);
   return {
     summary: d.summary(plan),
     deployStage: d.deployStage(plan),
     inspectCommands: d.inspectCommands(plan),
     diskPath: d.diskPath(plan, dataDir),
     requiresRunningCurrent: d.requiresRunningCurrent,
+    ...(section ? { runbookSection: section } : {}),
   };
 }
