@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { deploySpecSchema, describeIssues } from '../../src/spec/schema';
 import { createCommandTarget, createLocalTarget, TARGET_TYPES } from '../../src/targets';
 import { FailureType } from '../../src/errors';
+import { batchCount } from '../../src/targets/fleet';
 
 // Each target kind has one schema: the spec and the target's factory accept exactly the same settings, and
 // a mistake in a command target's placeholders is refused when the spec is read, before any build.
@@ -86,4 +87,39 @@ test('a kind without a default readiness URL needs health.url, and an unknown ki
   const other = await exampleSpec();
   other.environments.staging.target = { type: 'kubernetes', namespace: 'x' };
   assert.ok(specIssues(other).some((i) => /environments\.staging\.target\.type/.test(i)), specIssues(other).join('; '));
+});
+
+test('fleet target: hosts, batches and the front door are checked when the spec is read, naming the field', async () => {
+  const refusals: Array<[(t: Record<string, any>) => void, RegExp]> = [
+    [(t) => (t.hosts[1].name = t.hosts[0].name), /environments\.fleet\.target\.hosts\.1\.name.*"web-1" is already hosts\[0\]/],
+    [(t) => (t.hosts[1].name = '../web'), /environments\.fleet\.target\.hosts\.1\.name.*lowercase letters, digits and dashes/],
+    [(t) => (t.hosts[2].port = t.hosts[0].port), /environments\.fleet\.target\.hosts\.2\.port.*already the port of hosts\[0\]/],
+    [(t) => (t.hosts[0].port = t.frontDoor.port), /environments\.fleet\.target\.hosts\.0\.port.*the front door's port/],
+    [(t) => (t.maxFailedHosts = 6), /environments\.fleet\.target\.maxFailedHosts.*less than the number of hosts \(6\)/],
+    [(t) => (t.batchSize = '0%'), /environments\.fleet\.target\.batchSize/],
+    [(t) => (t.batchSize = 0), /environments\.fleet\.target\.batchSize/],
+    [(t) => (t.hosts = Array.from({ length: 65 }, (_, i) => ({ name: `h-${i}`, port: 20_000 + i }))), /environments\.fleet\.target\.hosts.*at most 64 hosts/],
+    [(t) => (t.hostTimeoutMs = 10), /environments\.fleet\.target\.hostTimeoutMs.*at least 1000/],
+  ];
+  for (const [change, expected] of refusals) {
+    const spec = await exampleSpec();
+    change(spec.environments.fleet.target);
+    const issues = specIssues(spec).join('\n');
+    assert.match(issues, expected, `${change.toString()}: ${issues || 'accepted'}`);
+  }
+  // Without a front door a fleet may have 1,000 hosts (the ports are on their own machines) and percentages batch it.
+  const spec = await exampleSpec();
+  delete spec.environments.fleet.target.frontDoor;
+  spec.environments.fleet.health = { url: 'http://127.0.0.1:18091/readyz' };
+  spec.environments.fleet.target.hosts = Array.from({ length: 1000 }, (_, i) => ({ name: `h-${i}`, port: 20_000 }));
+  spec.environments.fleet.target.batchSize = '10%';
+  assert.deepEqual(specIssues(spec), []);
+  // A fleet runs one release per host: blueGreen and canary need a kind that runs two side by side.
+  const canary = await exampleSpec();
+  canary.environments.fleet.strategy = { type: 'canary', steps: [{ setWeight: 50 }] };
+  assert.match(specIssues(canary).join('\n'), /environments\.fleet\.strategy/);
+});
+
+test('fleet target: a batch size in percent is rounded up, at least one host, at most all', () => {
+  assert.deepEqual([batchCount('10%', 1000), batchCount('25%', 6), batchCount('1%', 6), batchCount('100%', 6), batchCount(2, 6), batchCount(10, 6)], [100, 2, 1, 6, 2, 6]);
 });
