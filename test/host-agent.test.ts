@@ -259,6 +259,16 @@ test('bad input, a wrong host, a missing artifact or missing configuration are r
   assert.deepEqual((await ok<HostStatusResult>({ host: 'h1', activity: 'hostStatus', input: { runtime: runtime('h1') } })).current, ref(v1));
 });
 
+test('a second agent for a host that is already served refuses to start, naming the agent that serves it', async () => {
+  await assert.rejects(spawnHostAgent(['h3', 'h1'], agentEnv), (err: Error) => {
+    assert.match(err.message, /agent exited with 2 before ready/);
+    assert.match(err.message, new RegExp(`host h1 is already served by agent pid ${agent.child.pid} `));
+    return true;
+  });
+  // It let go of the host it had claimed first (h3), so that host's own agent starts later.
+  await assert.rejects(fs.stat(path.join(agentsRoot, 'h3', 'agent.pid')), { code: 'ENOENT' });
+});
+
 test('a damaged cached artifact is not used: the agent fetches it again from the store and verifies it', async () => {
   const cached = path.join(agentsRoot, 'h1', 'artifacts', 'sha256', `${v2.sha256}.tar.gz`);
   assert.equal(await sha256Of(cached), v2.sha256);
@@ -306,4 +316,6 @@ test('an agent killed with kill -9 in the middle of a deploy and started again f
   // The restarted agent stops cleanly on SIGTERM.
   assert.equal(await restarted.stop(), 0);
   assert.match(restarted.output(), /agent stopped/);
+  await assert.rejects(fs.stat(path.join(agentsRoot, 'h3', 'agent.pid')), { code: 'ENOENT' }, 'it let go of the host');
+  assert.deepEqual(await releaseProcesses(targetRoot('h3')), orphans, 'the release outlives its agent');
 });

@@ -3,6 +3,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError } from '../config';
 import { hostNameProblem, loadAgentConfig } from './config';
 import { hostTaskQueue } from './contract';
+import { HostLockError } from './host-lock';
 import { createHostAgent, type HostAgent } from './worker';
 
 /**
@@ -70,7 +71,16 @@ async function main(): Promise<void> {
   }
   Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN') });
   const log = (host: string, line: string) => console.log(`[agent ${host}] ${line}`);
-  const agent: HostAgent = await createHostAgent({ config, hosts, log });
+  let agent: HostAgent;
+  try {
+    agent = await createHostAgent({ config, hosts, log });
+  } catch (err) {
+    if (err instanceof HostLockError) {
+      console.error(`agent: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

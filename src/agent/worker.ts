@@ -5,6 +5,7 @@ import { connectionOptions } from '../temporal-connection';
 import { createHostActivities } from './activities';
 import { hostAgentRoot, type AgentConfig } from './config';
 import { hostTaskQueue } from './contract';
+import { claimHost } from './host-lock';
 
 export interface HostAgent {
   hosts: Array<{ host: string; taskQueue: string; root: string }>;
@@ -27,9 +28,12 @@ export async function createHostAgent(o: { config: AgentConfig; hosts: string[];
   // DEPLOY_DATA_DIR is read only for a filesystem store without DEPLOY_ARTIFACT_DIR, which loadAgentConfig refuses.
   const artifacts: ArtifactStore = await openArtifactStore({ ...config, DEPLOY_DATA_DIR: config.DEPLOY_AGENT_ROOT }, cwd);
   let connection: NativeConnection | undefined;
+  const claims: Array<{ release(): Promise<void> }> = [];
+  const releaseClaims = () => Promise.all(claims.map((c) => c.release().catch(() => undefined)));
   try {
-    connection = await NativeConnection.connect(await connectionOptions(config));
     const hosts = o.hosts.map((host) => ({ host, taskQueue: hostTaskQueue(host), root: hostAgentRoot(config, cwd, host) }));
+    for (const h of hosts) claims.push(await claimHost(h.root, h.host));
+    connection = await NativeConnection.connect(await connectionOptions(config));
     const workers: Worker[] = [];
     for (const h of hosts) {
       workers.push(
@@ -62,6 +66,7 @@ export async function createHostAgent(o: { config: AgentConfig; hosts: string[];
         } finally {
           await artifacts.close().catch(() => undefined);
           await conn.close().catch(() => undefined);
+          await releaseClaims();
         }
       },
       shutdown() {
@@ -71,6 +76,7 @@ export async function createHostAgent(o: { config: AgentConfig; hosts: string[];
   } catch (err) {
     await artifacts.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
+    await releaseClaims();
     throw err;
   }
 }
