@@ -104,10 +104,13 @@ async function activate(
   const { live, adopted } = await reconcileServiceProcess(layout, current?.releaseId ?? null, settings.stopTimeoutMs, report);
 
   if (current?.releaseId === next.releaseId && live?.releaseId === next.releaseId) {
-    if (adopted) {
-      // Its start was never confirmed: it must still prove it listens, as a freshly started release does.
+    // Its start was never confirmed (adopted, or the deploy that started it was cut off while it waited for
+    // the release to listen): it must still prove it listens, as a freshly started release does, and the
+    // retry reports the change the first attempt made rather than a no-op.
+    const unfinished = isUnfinished(next, state);
+    if (adopted || unfinished) {
       await waitUntilListening(layout, readiness(settings, live.pid, next.releaseId), report);
-      if (state && isUnfinished(next, state)) await writeTransitionState(layout.stateFile, { ...state, completed: true });
+      if (state && unfinished) await writeTransitionState(layout.stateFile, { ...state, completed: true });
       return { noop: false, previous };
     }
     report(`release ${next.releaseId} is already current and running as pid ${live.pid}; nothing to do`);
