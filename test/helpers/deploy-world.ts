@@ -1,3 +1,4 @@
+import { spawnHostAgent, type AgentProcess } from './host-agents';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -57,6 +58,10 @@ export interface DeployWorld {
   waitForStatus(handle: WorkflowHandle, pred: (s: DeployStatusView) => boolean, timeoutMs?: number): Promise<DeployStatusView>;
   get(environment: 'staging' | 'production', urlPath: string): Promise<{ status: number; body: any }>;
   targetRoot(environment: string): string;
+  /** Host agents (real processes) serving fleet hosts, with this world's Temporal, registry and data directory. */
+  spawnAgents(hosts: string[]): Promise<AgentProcess>;
+  /** Where a fleet host's agent keeps the example's releases: `<dataDir>/agents/<host>/hello-service/fleet`. */
+  hostRoot(host: string): string;
   cleanup(): Promise<void>;
 }
 
@@ -130,6 +135,7 @@ export async function startDeployWorld(
   let worker: DeployWorker | undefined;
   let running: Promise<void> | undefined;
   const children = new Set<ChildProcess>();
+  const agents = new Set<AgentProcess>();
   const outputs = new WeakMap<ChildProcess, { text: string }>();
 
   const world: DeployWorld = {
@@ -232,9 +238,34 @@ export async function startDeployWorld(
     targetRoot(environment) {
       return path.join(dataDir, 'targets', environment);
     },
+    async spawnAgents(hosts) {
+      const agent = await spawnHostAgent(hosts, {
+        TEMPORAL_ADDRESS: temporal.address,
+        DEPLOY_DATABASE_URL: orchestratorDb.url,
+        DEPLOY_AGENT_ROOT: path.join(dataDir, 'agents'),
+        WORKER_SHUTDOWN_GRACE_MS: '2000',
+      });
+      agents.add(agent);
+      return agent;
+    },
+    hostRoot(host) {
+      return path.join(dataDir, 'agents', host, 'hello-service', 'fleet');
+    },
     async cleanup() {
       for (const c of children) c.kill('SIGKILL');
+      for (const a of agents) await a.kill9().catch(() => undefined);
       await world.stopWorker().catch(() => undefined);
+      // A fleet: each host's release process (the agents are gone; their releases outlive them), then the front door.
+      for (const host of (spec.environments.fleet?.target.hosts ?? []) as Array<{ name: string; port: number }>) {
+        if (!(await fs.stat(world.hostRoot(host.name)).catch(() => null))) continue;
+        await createLocalTarget({ root: world.hostRoot(host.name), command: ['node'], port: host.port, keepReleases: 5, stopTimeoutMs: 1000 }).rollback(null, {}).catch(() => undefined);
+      }
+      if (spec.environments.fleet?.target.frontDoor) {
+        const dir = path.join(dataDir, 'targets', 'fleet', 'front-door');
+        if (await fs.stat(dir).catch(() => null)) {
+          await new FrontDoor({ name: 'hello-service-fleet', publicPort: spec.environments.fleet.target.frontDoor.port, directory: dir }).stop({ graceMs: 500 }).catch(() => undefined);
+        }
+      }
       for (const env of ['staging', 'production'] as const) {
         const target = createLocalTarget({ root: world.targetRoot(env), command: ['node'], port: ports[env], keepReleases: 5, stopTimeoutMs: 2000 });
         await target.rollback(null, {}).catch(() => undefined);
