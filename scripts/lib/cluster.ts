@@ -387,8 +387,8 @@ async function clusterProblem(address: string, namespace: string): Promise<strin
 
 /**
  * Registers the namespace when missing (retention 720h, as docker-compose.yml's bootstrap does) and the
- * deploy search attributes (each with its type). A new namespace takes a moment to reach every service, so adding
- * the attributes is retried.
+ * deploy search attributes, each with its type. A new namespace takes a moment to reach every service, so
+ * adding the attributes is retried; an attribute that exists with another type fails at once.
  */
 export async function ensureNamespace(address: string, namespace: string, event: (line: string) => void = () => {}): Promise<void> {
   const connection = await Connection.connect({ address, connectTimeout: '10s' });
