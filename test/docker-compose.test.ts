@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { DEPLOY_SEARCH_ATTRIBUTES, startDevServer, type DevServer } from '../scripts/lib/dev-server';
+import { DEPLOY_SEARCH_ATTRIBUTES, DEPLOY_SEARCH_ATTRIBUTE_TYPES, startDevServer, type DevServer } from '../scripts/lib/dev-server';
 import { findOrBuildTemporalCli } from '../scripts/lib/temporal-cli';
 import { NAMESPACE_RETENTION_HOURS, STANDARD_CLUSTER_PORTS, serverArgs, uiServerArgs, CLUSTER_CONFIG_DIR } from '../scripts/lib/cluster';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_SERVER_VERSION } from '../scripts/lib/cluster-binaries';
@@ -70,6 +70,17 @@ function configMount(s: ComposeService): string {
   assert.equal(mode, 'ro', 'read-only');
   return target!;
 }
+
+/** DEPLOY_SEARCH_ATTRIBUTES as the bootstrap script reads it: "Name=Type" entries, a bare Name being Keyword. */
+function searchAttributeEntries(value: string): string[] {
+  return value.trim().split(/\s+/).map((entry) => (entry.includes('=') ? entry : `${entry}=Keyword`));
+}
+
+/** The contract's search attributes in the same form, in the TypeScript table's order. */
+const CONTRACT_ENTRIES = DEPLOY_SEARCH_ATTRIBUTES.map((name) => `${name}=${DEPLOY_SEARCH_ATTRIBUTE_TYPES[name]}`);
+
+/** What `temporal operator search-attribute list -o json` reports for each type. */
+const LISTED_TYPE = { Keyword: 'INDEXED_VALUE_TYPE_KEYWORD', Int: 'INDEXED_VALUE_TYPE_INT' } as const;
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -154,13 +165,17 @@ describe('docker-compose.yml wiring', () => {
     assert.equal(ui.depends_on?.temporal?.condition, 'service_healthy');
   });
 
-  test('a one-shot admin-tools service registers exactly the six search attributes', async () => {
+  test('a one-shot admin-tools service registers exactly the nine search attributes, each with its type', async () => {
     const registering = servicesUsingImage('temporalio/admin-tools:').filter(
       ([, s]) => s.environment?.DEPLOY_SEARCH_ATTRIBUTES !== undefined,
     );
     assert.equal(registering.length, 1, 'one admin-tools service carries DEPLOY_SEARCH_ATTRIBUTES');
     const [, bootstrap] = registering[0];
-    assert.deepEqual(bootstrap.environment!.DEPLOY_SEARCH_ATTRIBUTES.split(/\s+/).sort(), [...DEPLOY_SEARCH_ATTRIBUTES].sort());
+    assert.deepEqual(searchAttributeEntries(bootstrap.environment!.DEPLOY_SEARCH_ATTRIBUTES).sort(), [...CONTRACT_ENTRIES].sort());
+    assert.deepEqual(
+      searchAttributeEntries(bootstrap.environment!.DEPLOY_SEARCH_ATTRIBUTES).filter((entry) => entry.endsWith('=Int')),
+      ['DeployHostsTotal=Int', 'DeployHostsUpdated=Int', 'DeployHostsFailed=Int'],
+    );
     assert.equal(bootstrap.environment!.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.equal(bootstrap.depends_on?.temporal?.condition, 'service_healthy');
   });
@@ -244,7 +259,8 @@ describe('docker-compose.yml and npm run cluster agree (deploy/temporal/)', () =
     const env = service('temporal-bootstrap').environment ?? {};
     assert.equal(env.TEMPORAL_NAMESPACE, 'default');
     assert.equal(env.TEMPORAL_NAMESPACE_RETENTION, `${NAMESPACE_RETENTION_HOURS}h`);
-    assert.deepEqual(env.DEPLOY_SEARCH_ATTRIBUTES.split(/\s+/), [...DEPLOY_SEARCH_ATTRIBUTES]);
+    // Spelled out in full, each with its type, in the same order as the TypeScript table.
+    assert.deepEqual(env.DEPLOY_SEARCH_ATTRIBUTES.trim().split(/\s+/), CONTRACT_ENTRIES);
   });
 });
 
@@ -265,30 +281,67 @@ describe('deploy/compose/temporal-bootstrap.sh against a real server', () => {
     if (binDir) await fs.rm(binDir, { recursive: true, force: true });
   });
 
-  const runBootstrap = (namespace: string) =>
+  const composeAttributes = () => service('temporal-bootstrap').environment!.DEPLOY_SEARCH_ATTRIBUTES;
+
+  const runBootstrap = (namespace: string, attributes = composeAttributes()) =>
     execFileAsync('sh', [path.join(ROOT, 'deploy/compose/temporal-bootstrap.sh')], {
       env: {
         ...process.env,
         PATH: `${binDir}${path.delimiter}${process.env.PATH}`,
         TEMPORAL_ADDRESS: server.address,
         TEMPORAL_NAMESPACE: namespace,
-        DEPLOY_SEARCH_ATTRIBUTES: service('temporal-bootstrap').environment!.DEPLOY_SEARCH_ATTRIBUTES,
+        DEPLOY_SEARCH_ATTRIBUTES: attributes,
       },
     });
 
-  test('creates a missing namespace, registers the attributes, and is a no-op the second time', async () => {
+  const listAttributes = async (namespace: string): Promise<Record<string, string>> => {
+    const { stdout } = await execFileAsync(path.join(binDir, 'temporal'), [
+      'operator', 'search-attribute', 'list', '--address', server.address, '--namespace', namespace, '-o', 'json',
+    ]);
+    return (JSON.parse(stdout) as { customAttributes: Record<string, string> }).customAttributes;
+  };
+
+  const namespaceExists = async (namespace: string): Promise<boolean> =>
+    execFileAsync(path.join(binDir, 'temporal'), ['operator', 'namespace', 'describe', '--address', server.address, '--namespace', namespace]).then(
+      () => true,
+      () => false,
+    );
+
+  test('creates a missing namespace, registers the attributes with their types, and is a no-op the second time', async () => {
     const namespace = `bootstrap-${process.pid}-${Date.now()}`;
     const first = await runBootstrap(namespace);
     assert.match(first.stdout, new RegExp(`Namespace ${namespace} created`));
 
-    const { stdout } = await execFileAsync(path.join(binDir, 'temporal'), [
-      'operator', 'search-attribute', 'list', '--address', server.address, '--namespace', namespace, '-o', 'json',
-    ]);
-    const custom = (JSON.parse(stdout) as { customAttributes: Record<string, string> }).customAttributes;
-    for (const name of DEPLOY_SEARCH_ATTRIBUTES) assert.equal(custom[name], 'INDEXED_VALUE_TYPE_KEYWORD', name);
+    const custom = await listAttributes(namespace);
+    for (const name of DEPLOY_SEARCH_ATTRIBUTES) assert.equal(custom[name], LISTED_TYPE[DEPLOY_SEARCH_ATTRIBUTE_TYPES[name]], name);
 
     const second = await runBootstrap(namespace);
     assert.match(second.stdout, new RegExp(`Namespace ${namespace} exists`));
     assert.match(second.stdout, /Search attributes registered/);
+  });
+
+  test('a bare name is Keyword; an attribute that exists with another type fails, naming both types', async () => {
+    const namespace = `bootstrap-mistyped-${process.pid}-${Date.now()}`;
+    // As an older bootstrap would have left it: names only, so the host counts registered as Keyword.
+    await runBootstrap(namespace, 'DeployService DeployHostsFailed');
+    const custom = await listAttributes(namespace);
+    assert.deepEqual([custom.DeployService, custom.DeployHostsFailed], [LISTED_TYPE.Keyword, LISTED_TYPE.Keyword]);
+
+    await assert.rejects(runBootstrap(namespace), (err: Error & { code?: number; stderr?: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr ?? '', new RegExp(`Search attribute DeployHostsFailed exists in namespace ${namespace} with type Keyword; the deploy workflow needs Int\\.`));
+      assert.match(err.stderr ?? '', /temporal operator search-attribute remove --name DeployHostsFailed/);
+      return true;
+    });
+  });
+
+  test('an entry with a type the workflow does not use fails before the namespace is created', async () => {
+    const namespace = `bootstrap-badtype-${process.pid}-${Date.now()}`;
+    await assert.rejects(runBootstrap(namespace, 'DeployService=Keyword DeployHostsTotal=Integer'), (err: Error & { code?: number; stderr?: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr ?? '', /DeployHostsTotal=Integer has type "Integer"; expected Name=Keyword or Name=Int/);
+      return true;
+    });
+    assert.equal(await namespaceExists(namespace), false);
   });
 });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import type { ClusterBinaries } from './cluster-binaries';
-import { DEPLOY_SEARCH_ATTRIBUTES, isServing, registerSearchAttributes } from './dev-server';
+import { DEPLOY_SEARCH_ATTRIBUTES, DEPLOY_SEARCH_ATTRIBUTE_TYPES, SearchAttributeTypeError, isServing, registerSearchAttributes } from './dev-server';
 import { formatDuration } from './log';
 import { exitDescription, httpStatus, isPortFree, signalGroup, spawnLogged, tail, waitUntil } from './stack';
 import type { PostgresEndpoint, TemporalDatabaseNames } from './temporal-databases';
@@ -373,7 +373,9 @@ async function clusterProblem(address: string, namespace: string): Promise<strin
       return `matching: ${(err as Error).message}`;
     }
     try {
-      await service.countWorkflowExecutions({ namespace, query: DEPLOY_SEARCH_ATTRIBUTES.map((name) => `${name}="probe"`).join(' AND ') });
+      // Each attribute compared with a value of its own type: visibility rejects "probe" for an Int.
+      const query = DEPLOY_SEARCH_ATTRIBUTES.map((name) => `${name}=${DEPLOY_SEARCH_ATTRIBUTE_TYPES[name] === 'Int' ? '0' : '"probe"'}`);
+      await service.countWorkflowExecutions({ namespace, query: query.join(' AND ') });
     } catch (err) {
       return `visibility (search attributes): ${(err as Error).message}`;
     }
@@ -385,8 +387,8 @@ async function clusterProblem(address: string, namespace: string): Promise<strin
 
 /**
  * Registers the namespace when missing (retention 720h, as docker-compose.yml's bootstrap does) and the
- * deploy search attributes (Keyword). A new namespace takes a moment to reach every service, so adding
- * the attributes is retried.
+ * deploy search attributes, each with its type. A new namespace takes a moment to reach every service, so
+ * adding the attributes is retried; an attribute that exists with another type fails at once.
  */
 export async function ensureNamespace(address: string, namespace: string, event: (line: string) => void = () => {}): Promise<void> {
   const connection = await Connection.connect({ address, connectTimeout: '10s' });
@@ -416,7 +418,7 @@ export async function ensureNamespace(address: string, namespace: string, event:
       event(added.length ? `search attributes registered: ${added.join(', ')}` : `search attributes: all ${DEPLOY_SEARCH_ATTRIBUTES.length} present`);
       return;
     } catch (err) {
-      if (/Keyword/.test((err as Error).message) || Date.now() - started > 120_000) throw err;
+      if (err instanceof SearchAttributeTypeError || Date.now() - started > 120_000) throw err;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }

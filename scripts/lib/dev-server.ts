@@ -7,18 +7,48 @@ import { LineTail, forEachLine, formatDuration } from './log';
 
 const execFileAsync = promisify(execFile);
 
-/** The contract's search attributes, all Keyword (see DESIGN.md). */
-export const DEPLOY_SEARCH_ATTRIBUTES = [
-  'DeployService',
-  'DeployEnvironment',
-  'DeployVersion',
-  'DeployStage',
-  'DeployStatus',
-  'DeployRequestedBy',
-] as const;
+/** The Temporal types the contract's search attributes use (as `temporal ... --search-attribute Name=Type` spells them). */
+export type DeploySearchAttributeType = 'Keyword' | 'Int';
 
-// temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD; @temporalio/proto is not a direct dependency.
-const INDEXED_VALUE_TYPE_KEYWORD = 2;
+/**
+ * The contract's search attributes and their types (see DESIGN.md): what a deploy carries where, for whom and
+ * where it stands as Keyword; a fleet deploy's per-host progress (hosts in the rollout, updated, failed) as Int.
+ */
+export const DEPLOY_SEARCH_ATTRIBUTE_TYPES = {
+  DeployService: 'Keyword',
+  DeployEnvironment: 'Keyword',
+  DeployVersion: 'Keyword',
+  DeployStage: 'Keyword',
+  DeployStatus: 'Keyword',
+  DeployRequestedBy: 'Keyword',
+  DeployHostsTotal: 'Int',
+  DeployHostsUpdated: 'Int',
+  DeployHostsFailed: 'Int',
+} as const satisfies Record<string, DeploySearchAttributeType>;
+
+export type DeploySearchAttributeName = keyof typeof DEPLOY_SEARCH_ATTRIBUTE_TYPES;
+
+/** Every contract search attribute's name, Keyword ones first; the type of each is in DEPLOY_SEARCH_ATTRIBUTE_TYPES. */
+export const DEPLOY_SEARCH_ATTRIBUTES = Object.keys(DEPLOY_SEARCH_ATTRIBUTE_TYPES) as readonly DeploySearchAttributeName[];
+
+/** The names of the contract's search attributes of one type. */
+export function deploySearchAttributesOfType(type: DeploySearchAttributeType): DeploySearchAttributeName[] {
+  return DEPLOY_SEARCH_ATTRIBUTES.filter((name) => DEPLOY_SEARCH_ATTRIBUTE_TYPES[name] === type);
+}
+
+/** `--search-attribute Name=Type` for each contract search attribute, for `temporal server start-dev`. */
+export function searchAttributeArgs(): string[] {
+  return DEPLOY_SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=${DEPLOY_SEARCH_ATTRIBUTE_TYPES[name]}`]);
+}
+
+// temporal.api.enums.v1.IndexedValueType; @temporalio/proto is not a direct dependency.
+const INDEXED_VALUE_TYPES: Record<DeploySearchAttributeType, number> = { Keyword: 2, Int: 3 };
+const INDEXED_VALUE_TYPE_NAMES = ['Unspecified', 'Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList'];
+
+/** A contract search attribute exists in the namespace with another type, so the workflow could not upsert it. */
+export class SearchAttributeTypeError extends Error {
+  override name = 'SearchAttributeTypeError';
+}
 
 export interface DevServerOptions {
   /** Path of the Temporal CLI (from findOrBuildTemporalCli). */
@@ -84,7 +114,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   else args.push('--ui-port', String(uiPort));
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (namespace !== 'default') args.push('--namespace', namespace);
-  for (const name of DEPLOY_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
+  args.push(...searchAttributeArgs());
 
   const child = spawn(options.cli, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -209,8 +239,9 @@ export async function ensureTemporal(options: EnsureTemporalOptions): Promise<En
 }
 
 /**
- * Adds whichever of the contract's search attributes the namespace lacks. Idempotent; fails with the
- * attribute's name when one already exists with another type, since the workflow could not upsert it.
+ * Adds whichever of the contract's search attributes the namespace lacks, each with its own type. Idempotent;
+ * fails (SearchAttributeTypeError) naming the attribute when one already exists with another type, since the
+ * workflow could not upsert it.
  */
 export async function registerSearchAttributes(address: string, namespace = 'default'): Promise<string[]> {
   const connection = await Connection.connect({ address, connectTimeout: '10s' });
@@ -218,11 +249,12 @@ export async function registerSearchAttributes(address: string, namespace = 'def
     const existing = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
     for (const name of DEPLOY_SEARCH_ATTRIBUTES) {
       const type = existing[name];
-      if (type !== undefined && type !== null && Number(type) !== INDEXED_VALUE_TYPE_KEYWORD) {
-        throw new Error(
-          `Search attribute ${name} exists in namespace ${namespace} at ${address} with type ${type}, but the ` +
-            `deploy workflow needs Keyword. Remove it (temporal operator search-attribute remove --name ${name}) ` +
-            `and run again.`,
+      const wanted = DEPLOY_SEARCH_ATTRIBUTE_TYPES[name];
+      if (type !== undefined && type !== null && Number(type) !== INDEXED_VALUE_TYPES[wanted]) {
+        throw new SearchAttributeTypeError(
+          `Search attribute ${name} exists in namespace ${namespace} at ${address} with type ` +
+            `${INDEXED_VALUE_TYPE_NAMES[Number(type)] ?? type}, but the deploy workflow needs ${wanted}. Remove it ` +
+            `(temporal operator search-attribute remove --name ${name}) and run again.`,
         );
       }
     }
@@ -231,7 +263,7 @@ export async function registerSearchAttributes(address: string, namespace = 'def
       try {
         await connection.operatorService.addSearchAttributes({
           namespace,
-          searchAttributes: { [name]: INDEXED_VALUE_TYPE_KEYWORD },
+          searchAttributes: { [name]: INDEXED_VALUE_TYPES[DEPLOY_SEARCH_ATTRIBUTE_TYPES[name]] },
         });
       } catch (err) {
         // Another process may have registered it between the list and the add.

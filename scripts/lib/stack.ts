@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { DEPLOY_SEARCH_ATTRIBUTES, freePort, isServing, registerSearchAttributes } from './dev-server';
+import { freePort, isServing, registerSearchAttributes, searchAttributeArgs } from './dev-server';
 import { formatDuration } from './log';
 
 const SERVER_READY_TIMEOUT_MS = 90_000;
@@ -123,7 +123,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     uiUrl = `http://127.0.0.1:${uiPort}`;
     const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
     args.push('--db-filename', o.dbFilename, '--log-level', 'warn');
-    for (const name of DEPLOY_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
+    args.push(...searchAttributeArgs());
     server = spawnLogged(o.cli, args, { cwd: o.cwd, logFile: logs.temporal, env: process.env });
     try {
       await waitUntil(

@@ -5,7 +5,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { deployWorkflowId } from '../names';
-import type { TypedSearchAttributes } from '@temporalio/common';
+import type { SearchAttributeType, TypedSearchAttributes } from '@temporalio/common';
 import { SA, statusQuery } from '../workflows/definitions';
 import type { DeployStatusView } from '../workflows/types';
 import type { CliContext } from './context';
@@ -56,7 +56,12 @@ export async function queryStatus(ctx: CliContext, handle: WorkflowHandle, timeo
 
 export const isRunning = (d: WorkflowExecutionDescription) => d.status.name === 'RUNNING';
 
+/** The SA keys of the contract's Keyword search attributes (the Int ones count a fleet deploy's hosts). */
+type KeywordAttribute = {
+  [K in keyof typeof SA]: (typeof SA)[K] extends { type: typeof SearchAttributeType.KEYWORD } ? K : never;
+}[keyof typeof SA];
+
 /** One of the contract's Keyword search attributes of an execution. */
-export function attr(d: { typedSearchAttributes: TypedSearchAttributes }, key: keyof typeof SA): string | undefined {
+export function attr(d: { typedSearchAttributes: TypedSearchAttributes }, key: KeywordAttribute): string | undefined {
   return d.typedSearchAttributes.get(SA[key]);
 }

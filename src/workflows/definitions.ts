@@ -19,5 +19,19 @@ export const SA = {
   stage: defineSearchAttributeKey('DeployStage', SearchAttributeType.KEYWORD),
   status: defineSearchAttributeKey('DeployStatus', SearchAttributeType.KEYWORD),
   requestedBy: defineSearchAttributeKey('DeployRequestedBy', SearchAttributeType.KEYWORD),
+  // A fleet deploy's per-host progress: hosts in the rollout, hosts on the new release, hosts that failed.
+  hostsTotal: defineSearchAttributeKey('DeployHostsTotal', SearchAttributeType.INT),
+  hostsUpdated: defineSearchAttributeKey('DeployHostsUpdated', SearchAttributeType.INT),
+  hostsFailed: defineSearchAttributeKey('DeployHostsFailed', SearchAttributeType.INT),
 };
-export const SEARCH_ATTRIBUTE_NAMES = ['DeployService', 'DeployEnvironment', 'DeployVersion', 'DeployStage', 'DeployStatus', 'DeployRequestedBy'] as const;
+export const SEARCH_ATTRIBUTE_NAMES = [
+  'DeployService',
+  'DeployEnvironment',
+  'DeployVersion',
+  'DeployStage',
+  'DeployStatus',
+  'DeployRequestedBy',
+  'DeployHostsTotal',
+  'DeployHostsUpdated',
+  'DeployHostsFailed',
+] as const;
