@@ -109,7 +109,16 @@ export class DeployState {
         { key: SA.requestedBy, value: p.requestedBy },
       );
     }
-    upsertSearchAttributes(pairs as never);
+    const f = this.fleet;
+    // A fleet's per-host progress, as Int attributes (`DeployHostsFailed > 0`); only fleet deploys set them.
+    const counts = f
+      ? [
+          { key: SA.hostsTotal, value: f.total },
+          { key: SA.hostsUpdated, value: f.updated },
+          { key: SA.hostsFailed, value: f.failed },
+        ]
+      : [];
+    upsertSearchAttributes([...pairs, ...counts] as never);
     setCurrentDetails(this.describe());
   }
 

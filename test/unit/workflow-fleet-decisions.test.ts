@@ -112,6 +112,9 @@ test('six hosts in batches of two: every host deployed and probed, batch by batc
   const parent = callsOf(handle.workflowId).map((c) => c.name);
   assert.deepEqual(parent.filter((n) => n.startsWith('fleet')), ['fleetPrepare', 'fleetRecordHosts', 'fleetRecordHosts', 'fleetRecordHosts', 'fleetMarkLive']);
   assert.ok(!parent.includes('deploy'), 'a fleet never runs the single-target deploy activity');
+  // Per-host progress as Int search attributes: `temporal workflow list --query 'DeployHostsFailed > 0'`.
+  const sa = (await handle.describe()).searchAttributes;
+  assert.deepEqual([sa.DeployHostsTotal, sa.DeployHostsUpdated, sa.DeployHostsFailed], [[6], [6], [0]]);
   // Each batch and each host is a child workflow the Web UI lists.
   const batch = await env.client.workflow.getHandle(`${handle.workflowId}/batch-2`).describe();
   assert.equal(batch.type, 'deployFleetBatch');
@@ -135,6 +138,8 @@ test('a host failing its probe in the second batch halts the rollout; every touc
   assert.deepEqual(calls.filter((c) => c.op === 'rollback').map((c) => [c.host, c.to]), [['h4', '0.9.0'], ['h3', '0.9.0'], ['h2', '0.9.0'], ['h1', '0.9.0']]);
   assert.deepEqual(result.fleet?.hosts.map((h) => h.status), ['rolled_back', 'rolled_back', 'rolled_back', 'rolled_back', 'pending', 'pending']);
   assert.ok(callsOf(handle.workflowId).some((c) => c.name === 'fleetRestoreLive'));
+  const sa = (await handle.describe()).searchAttributes;
+  assert.deepEqual([sa.DeployHostsTotal, sa.DeployHostsFailed], [[6], [0]], 'the rolled back hosts no longer count as failed');
   assert.ok(!callsOf(handle.workflowId).some((c) => c.name === 'fleetMarkLive'));
 });
 
