@@ -132,6 +132,21 @@ const SCENARIOS: Scenario[] = [
     run: async (world) => world.deploy({ environment: 'staging', version: '2.0.0', requestedBy: 'carol' }),
   },
   {
+    // The fleet: six host agents, three batches of two, each batch and host a child workflow.
+    name: 'fleet',
+    expect: 'succeeded',
+    run: async (world) => {
+      for (const host of (world.spec.environments.fleet.target.hosts as Array<{ name: string }>).map((h) => h.name)) await world.spawnAgents([host]);
+      return world.deploy({ environment: 'fleet', version: '1.0.0', requestedBy: 'carol' });
+    },
+  },
+  {
+    // The known-bad release on the fleet: its first batch fails, the rollout halts, both hosts are rolled back.
+    name: 'fleet-rollback',
+    expect: 'rolled_back',
+    run: async (world) => world.deploy({ environment: 'fleet', version: '2.0.0', requestedBy: 'carol' }),
+  },
+  {
     // undeployService, not deployRelease: stop staging's process, remove current, nothing live.
     name: 'undeploy',
     expect: 'succeeded',

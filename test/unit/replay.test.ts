@@ -10,7 +10,7 @@ import { historyFromExportedJson } from '../helpers/history-json';
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'histories');
 // Three generations: before signed gates and the validated-release patch, after (`--as signed`), and with the
 // summary memo (`--as summary`), which also has an undeployService history.
-const REQUIRED = [...['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'].flatMap((n) => [n, `${n}-signed`, `${n}-summary`]), 'undeploy-summary'];
+const REQUIRED = [...['success', 'approved', 'rollback', 'rejection', 'intervention', 'cancellation'].flatMap((n) => [n, `${n}-signed`, `${n}-summary`]), 'undeploy-summary', 'fleet', 'fleet-rollback'];
 const WORKFLOW_TYPES = ['deployRelease', 'undeployService'];
 
 async function fixtures(): Promise<Array<{ name: string; history: { events: Array<Record<string, any>> } }>> {

@@ -66,7 +66,10 @@ export function createFleetTarget(plan: FleetTargetPlan, onProgress?: (message: 
       throw refuse(FailureType.InvalidInput, RUNS_AS_CHILD_WORKFLOWS);
     },
     async rollback() {
-      throw refuse(FailureType.InvalidInput, `${RUNS_AS_CHILD_WORKFLOWS}; stop and undeploy are not available for fleets yet: stop the service on each host`);
+      throw refuse(FailureType.InvalidInput, `${RUNS_AS_CHILD_WORKFLOWS}; undeploy is not available for fleets yet: stop the service on each host`);
+    },
+    async stop() {
+      throw refuse(FailureType.InvalidInput, 'stop is not available for fleets yet: stop the service on each host (its agent keeps `current`)');
     },
     async current() {
       return (await status()).current;
