@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -5,7 +7,7 @@ import path from 'node:path';
 import { FrontDoor, startLoad, type LoadRun } from '../src/traffic';
 import { readFleetState } from '../src/targets/fleet';
 import type { AgentProcess } from './helpers/host-agents';
-import { startDeployWorld, type DeployWorld } from './helpers/deploy-world';
+import { REPO_ROOT, startDeployWorld, type DeployWorld } from './helpers/deploy-world';
 
 // The example's fleet environment on the real stack: six hosts, each served by its own host agent process
 // on its own task queue, behind one HAProxy front door, two hosts per batch. A rolling deploy under a steady
@@ -120,4 +122,16 @@ test('the known-bad 2.0.0 halts after its first batch; web-1 and web-2 are rolle
   assert.equal(await versionOn(frontDoorPort), '1.1.0');
   const door = await new FrontDoor({ name: 'hello-service-fleet', publicPort: frontDoorPort, directory: path.join(world.dataDir, 'targets', 'fleet', 'front-door') }).status();
   assert.deepEqual(door.recorded.map((s) => s.state), HOSTS.map(() => 'ready'), 'every host is back in the front door');
+});
+
+test('deployctl status shows the host table of the last fleet deploy', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/deployctl.ts'), 'status', 'hello-service', '--env', 'fleet'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...world.workerEnv },
+  });
+  assert.match(stdout, /hello-service 2\.0\.0 → fleet: rolled_back/);
+  assert.match(stdout, /hosts: 0\/6 updated, 0 failed, 2 rolled back — batch 1\/3 \(2 at a time, at most 0 failed\)/);
+  assert.match(stdout, /HOST +BATCH +STATUS +RELEASE \/ ERROR/);
+  assert.match(stdout, /web-1 +1 +rolled_back +/);
+  assert.match(stdout, /web-6 +3 +pending/);
 });
