@@ -69,7 +69,14 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN') });
+  // An agent registers activities only: the SDK's warning that it polls no workflow tasks is expected, not news.
+  Runtime.install({
+    logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN', (entry) => {
+      if (entry.message.startsWith('No workflows registered')) return;
+      const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${JSON.stringify(entry.meta)}` : '';
+      process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
+    }),
+  });
   const log = (host: string, line: string) => console.log(`[agent ${host}] ${line}`);
   let agent: HostAgent;
   try {
@@ -101,6 +108,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(`agent failed: ${err instanceof Error ? err.message : String(err)}`);
+  const message = err instanceof Error ? err.message : String(err);
+  if (/tcp connect error|Connection refused|transport error/i.test(message)) {
+    console.error(`agent failed: cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'} (${message.split('\n')[0]}); start it (npm run dev) or set TEMPORAL_ADDRESS`);
+    process.exit(1);
+  }
+  console.error(`agent failed: ${message}`);
   process.exit(1);
 });
