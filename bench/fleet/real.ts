@@ -55,7 +55,8 @@ export async function runRealFleet(world: BenchWorld, cleanup: Cleanup, o: { hos
   const agentRoot = path.join(world.dataDir, 'agents');
   const spec = YAML.parse(await fs.readFile(path.join(REPO_ROOT, 'examples/hello-service/deploy.yaml'), 'utf8'));
   spec.source.repository = example.sourceRepo;
-  spec.trust = { allowedSigners: example.allowedSigners };
+  // The fleet environment has no gates: no approver keys are needed.
+  delete spec.trust;
   delete spec.environments.staging;
   delete spec.environments.production;
   const fleet = spec.environments.fleet;
