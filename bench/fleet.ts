@@ -17,6 +17,10 @@ import { kb, type RolloutFigures } from './fleet/rollout-figures';
  */
 
 const SCENARIOS = ['real', 'instant'] as const;
+/** The host agent's activity pollers per host: the SDK's min(10, WORKER_MAX_CONCURRENT_ACTIVITIES = 100). */
+const AGENT_POLLERS = 10;
+/** Temporal's default limit of concurrent long polls per namespace and frontend instance. */
+const DEFAULT_NAMESPACE_COUNT = 1200;
 type Scenario = (typeof SCENARIOS)[number];
 
 export const USAGE = `usage: npm run bench:fleet -- [--json] [--quick] [--only real,instant] [options]
@@ -27,7 +31,7 @@ export const USAGE = `usage: npm run bench:fleet -- [--json] [--quick] [--only r
   --batch SIZE           batch size of both fleets, hosts or a percentage (default 10%)
   --instant-hosts N      instant: hosts (default 1000)
   --instant-agents P     instant: stand-in agent processes (default 4)
-  --instant-polls K      instant: activity pollers per host task queue (default 1)
+  --instant-polls K      instant: activity pollers per host task queue (default 2; the real agent polls with 10)
   --only LIST            run only these scenarios (comma-separated: real, instant)`;
 
 interface FleetOptions {
@@ -88,7 +92,7 @@ function parseFleetOptions(argv: string[]): FleetOptions {
     batch,
     instantHosts: int('instant-hosts', values['instant-hosts'], quick ? 100 : 1000, 1, 5000),
     instantAgents: int('instant-agents', values['instant-agents'], quick ? 1 : 4, 1, 100),
-    instantPolls: int('instant-polls', values['instant-polls'], 1, 1, 10),
+    instantPolls: int('instant-polls', values['instant-polls'], 2, 1, 10),
     only,
   };
 }
@@ -97,6 +101,8 @@ interface FleetReport {
   real: RealFleetResult | null;
   instant: InstantFleetResult | null;
   limits: typeof TEMPORAL_LIMITS;
+  /** frontend.namespaceCount the bench's dev server ran with: every host poller is a concurrent long poll. */
+  namespaceCount: number;
   machine: MachineInfo;
   command: string;
   options: Record<string, unknown>;
@@ -152,7 +158,7 @@ function formatReport(r: FleetReport): string {
   return (
     `${lines.join('\n')}\n\n` +
     `machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGb} GB, ${m.kernel}, Node ${m.node}, ${m.temporalCli}, PostgreSQL ${m.postgres}; ` +
-    `load average ${m.loadAverageStart} at start, ${m.loadAverageEnd} at end\n` +
+    `load average ${m.loadAverageStart} at start, ${m.loadAverageEnd} at end; dev server with frontend.namespaceCount ${r.namespaceCount}\n` +
     `${r.startedAt}, ${r.durationSeconds} s: ${r.command}${errors}`
   );
 }
@@ -177,7 +183,12 @@ async function main(): Promise<number> {
   let instant: InstantFleetResult | null = null;
   let report: FleetReport;
   try {
-    const world = await startBenchWorld(cleanup, { compile: [AGENT_ENTRY, STAND_IN_ENTRY] });
+    // One task queue per host: every poller of every agent is a long-running request, and the frontend takes
+    // at most frontend.namespaceCount of them per namespace (default 1,200), which 1,000 hosts exceed.
+    const pollers = (options.only.has('real') ? options.hosts * AGENT_POLLERS : 0) + (options.only.has('instant') ? options.instantHosts * options.instantPolls : 0);
+    const namespaceCount = Math.max(DEFAULT_NAMESPACE_COUNT, 10 * pollers);
+    progress(`host pollers: up to ${pollers} long polls; frontend.namespaceCount ${namespaceCount} (default ${DEFAULT_NAMESPACE_COUNT})`);
+    const world = await startBenchWorld(cleanup, { compile: [AGENT_ENTRY, STAND_IN_ENTRY], dynamicConfig: { 'frontend.namespaceCount': namespaceCount } });
     const machine = await machineInfo(world.cliVersion, ADMIN_URL);
     progress(`machine: ${machine.nproc} CPUs, ${machine.memoryGb} GB, Node ${machine.node}, load average ${machine.loadAverageStart}`);
     const attempt = async <T>(name: string, run: () => Promise<T>): Promise<T | null> => {
@@ -201,6 +212,7 @@ async function main(): Promise<number> {
       real,
       instant,
       limits: TEMPORAL_LIMITS,
+      namespaceCount,
       machine,
       command: `npm run bench:fleet -- ${process.argv.slice(2).join(' ')}`.trim(),
       options: { ...options, only: [...options.only] },

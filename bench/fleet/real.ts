@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { Client as PgClient } from 'pg';
-import { freePort } from '../../scripts/lib/dev-server';
+import net from 'node:net';
 import { prepareExample } from '../../scripts/lib/example';
 import { startDeploy } from '../../src/client/deploys';
 import { createLocalTarget } from '../../src/targets';
@@ -50,8 +50,8 @@ export async function runRealFleet(world: BenchWorld, cleanup: Cleanup, o: { hos
   progress('real fleet: preparing the hello-service example (source repository, database, config)');
   const example = await prepareExample({ dataDir: exampleDir, adminUrl: ADMIN_URL, dbPrefix, environments: ['fleet'] });
 
-  const hosts: Array<{ name: string; port: number }> = [];
-  for (let i = 1; i <= o.hosts; i++) hosts.push({ name: `web-${i}`, port: await freePort() });
+  const ports = await portBlock(o.hosts);
+  const hosts = ports.map((port, i) => ({ name: `web-${i + 1}`, port }));
   const agentRoot = path.join(world.dataDir, 'agents');
   const spec = YAML.parse(await fs.readFile(path.join(REPO_ROOT, 'examples/hello-service/deploy.yaml'), 'utf8'));
   spec.source.repository = example.sourceRepo;
@@ -192,4 +192,28 @@ async function findPid(targetRoot: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `n` distinct free ports below the kernel's ephemeral range (32768+). A port handed out by the OS (port 0)
+ * may be handed out again to anyone's outgoing connection or test before the last host of a 100-host
+ * rollout starts a minute later; one below that range is taken only by an explicit bind.
+ */
+async function portBlock(n: number): Promise<number[]> {
+  const out: number[] = [];
+  let port = 20_000 + Math.floor(Math.random() * 10_000);
+  while (out.length < n) {
+    if (port >= 32_000) port = 20_000;
+    if (await canBind(port)) out.push(port);
+    port++;
+  }
+  return out;
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
         connection,
         taskQueue: hostTaskQueue(host),
         activities: standInAgent(host),
-        maxConcurrentActivityTaskExecutions: 4,
+        maxConcurrentActivityTaskExecutions: 10,
         maxConcurrentActivityTaskPolls: polls,
         shutdownGraceTime: '1s',
       }),

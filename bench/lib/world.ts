@@ -49,7 +49,7 @@ function databaseUrl(name: string): string {
  * directory and always-ready health endpoint, plus both workflow bundles built once (as production ships
  * them), so the worker processes spend nothing on bundling and their memory is their steady state.
  */
-export async function startBenchWorld(cleanup: Cleanup, o: { compile?: string[] } = {}): Promise<BenchWorld> {
+export async function startBenchWorld(cleanup: Cleanup, o: { compile?: string[]; dynamicConfig?: Record<string, string | number | boolean> } = {}): Promise<BenchWorld> {
   const runId = randomBytes(3).toString('hex');
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-bench-'));
   cleanup.add(`remove ${dataDir}`, () => fs.rm(dataDir, { recursive: true, force: true }));
@@ -59,7 +59,7 @@ export async function startBenchWorld(cleanup: Cleanup, o: { compile?: string[] 
   const cli = await findOrBuildTemporalCli({ onProgress: progress });
   const cliVersion = (await temporalCliVersion(cli)).raw;
   progress(`starting a headless in-memory Temporal dev server (${cliVersion})`);
-  const server = await startDevServer({ cli, headless: true, logFile: path.join(logDir, 'temporal.log') });
+  const server = await startDevServer({ cli, headless: true, logFile: path.join(logDir, 'temporal.log'), dynamicConfig: o.dynamicConfig });
   cleanup.add('stop the dev server', () => server.stop());
   const connection = await Connection.connect({ address: server.address });
   cleanup.add('close the client connection', () => connection.close());
