@@ -31,6 +31,10 @@ export class Cleanup {
       progress(`${signal}: stopping and cleaning up (processes, databases, temp files)…`);
       // A second Ctrl-C during cleanup is ignored on purpose: leaving half the cleanup undone is worse.
       process.on(signal, () => undefined);
+      // Work the signal abandoned (a client call retrying on a connection the cleanup closed) may throw from
+      // a timer: reported, never allowed to end the process before the cleanup is done.
+      process.on('uncaughtException', (err) => progress(`ignored during cleanup: ${err.message}`));
+      process.on('unhandledRejection', (err) => progress(`ignored during cleanup: ${(err as Error | undefined)?.message ?? String(err)}`));
       void this.run().finally(() => process.exit(code));
     };
     process.once('SIGINT', () => onSignal('SIGINT', 130));

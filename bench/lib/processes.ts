@@ -20,7 +20,7 @@ export interface WorkerProcess {
 
 /**
  * Starts a worker as its own process (so its memory is its own, and so it can be killed like a real one)
- * and waits for its "worker ready" line. Output goes to `<logDir>/<name>.log`.
+ * and waits for its ready line ("worker ready" unless told otherwise). Output goes to `<logDir>/<name>.log`.
  */
 export async function startWorkerProcess(o: {
   name: string;
@@ -32,23 +32,28 @@ export async function startWorkerProcess(o: {
   readyTimeoutMs?: number;
   /** Node options placed before the entry, e.g. --max-old-space-size=256. */
   nodeArgs?: string[];
+  /** Arguments after the entry, e.g. the agent's --host options. */
+  args?: string[];
+  /** The line that says it is ready (default "worker ready"; the host agent prints "agent ready"). */
+  readyLine?: string;
 }): Promise<WorkerProcess> {
   // A compiled entry (.js) runs on plain node, as in production; a .ts entry through tsx, by absolute URL
   // because the worker runs in a temp directory, where a bare "tsx" would not resolve.
   const loader = o.entry.endsWith('.ts') ? ['--import', pathToFileURL(require.resolve('tsx')).href] : [];
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...loader, o.entry], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...loader, o.entry, ...(o.args ?? [])], {
     cwd: o.cwd,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = createWriteStream(path.join(o.logDir, `${o.name}.log`), { flags: 'a' });
   const tail = new LineTail(30);
+  const readyLine = o.readyLine ?? 'worker ready';
   let ready: () => void = () => undefined;
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   const onLine = (line: string) => {
     tail.push(line);
     log.write(`${line}\n`);
-    if (line.includes('worker ready')) ready();
+    if (line.includes(readyLine)) ready();
   };
   forEachLine(child.stdout!, onLine);
   forEachLine(child.stderr!, onLine);
@@ -87,7 +92,7 @@ export async function startWorkerProcess(o: {
     await stop();
     throw new Error(
       `worker ${o.name} (${path.relative(REPO_ROOT, o.entry)}) ${outcome === 'exited' ? `exited (${exit?.signal ?? `code ${exit?.code}`})` : `was not ready within ${timeoutMs} ms`} ` +
-        `before printing "worker ready"; its last output:\n${tail.text() || '(none)'}`,
+        `before printing "${readyLine}"; its last output:\n${tail.text() || '(none)'}`,
     );
   }
   return {

@@ -34,6 +34,8 @@ export interface BenchWorld {
   createDatabase(purpose: string): Promise<{ name: string; url: string }>;
   /** Drops a database someone else created for this run at cleanup. */
   trackDatabase(name: string): void;
+  /** The compiled .js of a repository-relative .ts entry given in `compile` (e.g. 'src/agent/main.ts'). */
+  compiledEntry(entry: string): string;
 }
 
 function databaseUrl(name: string): string {
@@ -47,7 +49,7 @@ function databaseUrl(name: string): string {
  * directory and always-ready health endpoint, plus both workflow bundles built once (as production ships
  * them), so the worker processes spend nothing on bundling and their memory is their steady state.
  */
-export async function startBenchWorld(cleanup: Cleanup): Promise<BenchWorld> {
+export async function startBenchWorld(cleanup: Cleanup, o: { compile?: string[]; dynamicConfig?: Record<string, string | number | boolean> } = {}): Promise<BenchWorld> {
   const runId = randomBytes(3).toString('hex');
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'deploy-bench-'));
   cleanup.add(`remove ${dataDir}`, () => fs.rm(dataDir, { recursive: true, force: true }));
@@ -57,7 +59,7 @@ export async function startBenchWorld(cleanup: Cleanup): Promise<BenchWorld> {
   const cli = await findOrBuildTemporalCli({ onProgress: progress });
   const cliVersion = (await temporalCliVersion(cli)).raw;
   progress(`starting a headless in-memory Temporal dev server (${cliVersion})`);
-  const server = await startDevServer({ cli, headless: true, logFile: path.join(logDir, 'temporal.log') });
+  const server = await startDevServer({ cli, headless: true, logFile: path.join(logDir, 'temporal.log'), dynamicConfig: o.dynamicConfig });
   cleanup.add('stop the dev server', () => server.stop());
   const connection = await Connection.connect({ address: server.address });
   cleanup.add('close the client connection', () => connection.close());
@@ -86,7 +88,12 @@ export async function startBenchWorld(cleanup: Cleanup): Promise<BenchWorld> {
   cleanup.add(`remove ${compiledDir}`, () => fs.rm(compiledDir, { recursive: true, force: true }));
   progress('compiling the deploy and baseline workers');
   const entries = { deploy: path.join(compiledDir, 'src/worker/main.js'), bare: path.join(compiledDir, 'bench/baseline/worker.js') };
-  await compileWorkers(compiledDir);
+  const extra = o.compile ?? [];
+  await compileWorkers(compiledDir, extra);
+  const compiledEntry = (entry: string) => {
+    if (!extra.includes(entry)) throw new Error(`${entry} was not compiled for this run; list it in startBenchWorld's compile option`);
+    return path.join(compiledDir, entry.replace(/\.ts$/, '.js'));
+  };
 
   progress('bundling the deploy and baseline workflow code');
   const bundleDir = path.join(dataDir, 'bundles');
@@ -109,6 +116,7 @@ export async function startBenchWorld(cleanup: Cleanup): Promise<BenchWorld> {
     health,
     createDatabase,
     trackDatabase: (name) => void databases.push(name),
+    compiledEntry,
     startDeployWorker: (name, taskQueue, extraEnv = {}) =>
       startWorkerProcess({
         name,
@@ -139,8 +147,8 @@ export async function startBenchWorld(cleanup: Cleanup): Promise<BenchWorld> {
   };
 }
 
-/** tsc on the two worker entry points (and what they import), with the compiler options of tsconfig.json. */
-async function compileWorkers(outDir: string): Promise<void> {
+/** tsc on the two worker entry points and any `extra` ones (and what they import), with the compiler options of tsconfig.json. */
+async function compileWorkers(outDir: string, extra: string[]): Promise<void> {
   await fs.mkdir(outDir, { recursive: true });
   const project = path.join(outDir, 'tsconfig.json');
   await fs.writeFile(
@@ -148,7 +156,7 @@ async function compileWorkers(outDir: string): Promise<void> {
     JSON.stringify({
       extends: path.join(REPO_ROOT, 'tsconfig.json'),
       compilerOptions: { noEmit: false, noEmitOnError: true, outDir, rootDir: REPO_ROOT },
-      files: [path.join(REPO_ROOT, 'src/worker/main.ts'), path.join(REPO_ROOT, 'bench/baseline/worker.ts')],
+      files: [path.join(REPO_ROOT, 'src/worker/main.ts'), path.join(REPO_ROOT, 'bench/baseline/worker.ts'), ...extra.map((e) => path.join(REPO_ROOT, e))],
       include: [],
     }),
   );

@@ -73,6 +73,8 @@ export interface DevServerOptions {
   ownProcessGroup?: boolean;
   /** How long to wait for the server to answer health checks; default 60 s. */
   readyTimeoutMs?: number;
+  /** Dynamic config values (`--dynamic-config-value key=<JSON>`), e.g. { 'frontend.namespaceCount': 20000 }. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -115,6 +117,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (namespace !== 'default') args.push('--namespace', namespace);
   args.push(...searchAttributeArgs());
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
   const child = spawn(options.cli, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
