@@ -38,18 +38,18 @@ export function fleetActivities(deps: ActivityDeps) {
     },
 
     /** Writes what the hosts reported into `<root>/fleet-state.json` (pre-checks and status read it). */
-    async fleetRecordHosts({ plan, artifactSha256, hosts, workflowId }: { plan: DeployPlan; artifactSha256: string; hosts: FleetHostState[]; workflowId: string }): Promise<void> {
-      const fleet = fleetOf(plan);
+    async fleetRecordHosts(a: { root: string; version: string; artifactSha256: string; hosts: FleetHostState[]; workflowId: string }): Promise<void> {
+      const { root, version, artifactSha256, hosts, workflowId } = a;
       const at = new Date().toISOString();
       const entries: Record<string, FleetHostEntry> = {};
       for (const h of hosts) {
         const status = h.status === 'updated' || h.status === 'unchanged' || h.status === 'rolled_back' ? h.status : h.status === 'failed' || h.status === 'rollback_failed' ? 'failed' : undefined;
         if (!status) continue;
         // A failed host's release is not known until its agent reports again.
-        const current = status === 'rolled_back' ? (h.previous ?? null) : status === 'failed' ? null : h.releaseId ? { releaseId: h.releaseId, version: plan.version, sha256: artifactSha256 } : null;
+        const current = status === 'rolled_back' ? (h.previous ?? null) : status === 'failed' ? null : h.releaseId ? { releaseId: h.releaseId, version, sha256: artifactSha256 } : null;
         entries[h.host] = { current, status, ...(h.error ? { error: h.error.slice(0, 500) } : {}), at, workflowId };
       }
-      await recordFleetHosts(path.resolve(fleet.root), entries);
+      await recordFleetHosts(path.resolve(root), entries);
     },
 
     /** Every host runs the release: it is the registry's live release. */

@@ -28,6 +28,12 @@ export const agentEnvSchema = workerEnvSchema
   .extend({
     /** Each host's directory is `<DEPLOY_AGENT_ROOT>/<host>`: its releases, processes' files and artifact cache. */
     DEPLOY_AGENT_ROOT: z.string().min(1).max(4096).refine((p) => !p.includes('\0'), 'must not contain NUL').default('.data/agents'),
+    /**
+     * Long polls each host's queue keeps open. A host runs one operation at a time, so two are plenty; every
+     * poll counts against the frontend's per-namespace limit (frontend.namespaceCount, 1,200 by default),
+     * which the SDK's default of ten per queue would exhaust at about a hundred hosts.
+     */
+    DEPLOY_AGENT_POLLERS_PER_HOST: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(10, 'must be at most 10').default(2),
   });
 
 export type AgentConfig = z.infer<typeof agentEnvSchema>;

@@ -23,6 +23,8 @@ Environment:
   TEMPORAL_NAMESPACE       (default "default")
   TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY
   WORKER_SHUTDOWN_GRACE_MS how long in-flight operations may finish after SIGINT/SIGTERM (default 30000)
+  DEPLOY_AGENT_POLLERS_PER_HOST  long polls per host's queue (default 2; each counts against the server's
+                           frontend.namespaceCount, 1,200 by default: raise it for fleets beyond ~500 hosts)
 
 Each host keeps its releases under <root>/<host>/<service>/<environment> and its verified copy of the
 artifacts under <root>/<host>/artifacts. Several --host options run one worker per host in this process

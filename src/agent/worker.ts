@@ -44,6 +44,7 @@ export async function createHostAgent(o: { config: AgentConfig; hosts: string[];
           activities: createHostActivities({ host: h.host, agentRoot: h.root, artifacts, log: (line) => o.log(h.host, line) }),
           shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
           maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+          maxConcurrentActivityTaskPolls: config.DEPLOY_AGENT_POLLERS_PER_HOST,
           identity: config.WORKER_IDENTITY ? `${config.WORKER_IDENTITY}/${h.host}` : `agent-${h.host}@${os.hostname()}/${process.pid}`,
         }),
       );

@@ -114,6 +114,9 @@ test('fleet target: hosts, batches and the front door are checked when the spec 
   spec.environments.fleet.target.hosts = Array.from({ length: 1000 }, (_, i) => ({ name: `h-${i}`, port: 20_000 }));
   spec.environments.fleet.target.batchSize = '10%';
   assert.deepEqual(specIssues(spec), []);
+  // …but not one host at a time: 1,000 batches would outgrow the deploy's history.
+  spec.environments.fleet.target.batchSize = 1;
+  assert.match(specIssues(spec).join('\n'), /environments\.fleet\.target\.batchSize.*1000 hosts in batches of 1 make 1000 batches; at most 500/);
   // A fleet runs one release per host: blueGreen and canary need a kind that runs two side by side.
   const canary = await exampleSpec();
   canary.environments.fleet.strategy = { type: 'canary', steps: [{ setWeight: 50 }] };

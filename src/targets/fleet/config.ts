@@ -5,6 +5,9 @@ import { localTargetFields } from '../local/config';
 
 const maxMs = 24 * 3600 * 1000;
 
+/** Batches per rollout: each adds about 20 events to the parent's history (child start and end, its record). */
+export const MAX_BATCHES = 500;
+
 /** The most servers one HAProxy front door takes (src/traffic/schema.ts). */
 export const FRONT_DOOR_MAX_HOSTS = 64;
 
@@ -66,6 +69,14 @@ export const fleetTargetSpecSchema = z
       if (t.hosts.length > FRONT_DOOR_MAX_HOSTS) {
         ctx.addIssue({ code: 'custom', path: ['hosts'], message: `a front door serves at most ${FRONT_DOOR_MAX_HOSTS} hosts (${t.hosts.length} listed); split the fleet or leave frontDoor out` });
       }
+    }
+    const batches = Math.ceil(t.hosts.length / batchCount(t.batchSize, t.hosts.length));
+    if (batches > MAX_BATCHES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batchSize'],
+        message: `${t.hosts.length} hosts in batches of ${batchCount(t.batchSize, t.hosts.length)} make ${batches} batches; at most ${MAX_BATCHES} (each batch adds about 20 events to the deploy's history, whose limit is 51,200): use a larger batchSize or a percentage, e.g. "10%"`,
+      });
     }
     if (t.maxFailedHosts >= t.hosts.length) {
       ctx.addIssue({ code: 'custom', path: ['maxFailedHosts'], message: `must be less than the number of hosts (${t.hosts.length}); with ${t.maxFailedHosts} no failure would ever halt the rollout` });

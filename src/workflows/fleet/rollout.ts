@@ -102,7 +102,7 @@ export class FleetRollout {
         staticSummary: `${plan.service} ${plan.version} → ${plan.environment}: batch ${i + 1}/${batches.length} (${hosts.map((h) => h.name).join(', ')})`,
       });
       this.take(results);
-      await acts.fleetRecordHosts.executeWithOptions({ summary: `record batch ${i + 1}'s hosts` }, [{ plan, artifactSha256: deploy.artifact!.sha256, hosts: hosts.map((h) => this.host(h.name)), workflowId: ids.workflowId }]);
+      await acts.fleetRecordHosts.executeWithOptions({ summary: `record batch ${i + 1}'s hosts` }, [{ root: fleet.root, version: plan.version, artifactSha256: deploy.artifact!.sha256, hosts: hosts.map((h) => this.host(h.name)), workflowId: ids.workflowId }]);
       const failedNow = results.filter((r) => r.status === 'failed');
       deploy.note({
         kind: 'stage',
@@ -180,7 +180,7 @@ export class FleetRollout {
       }
       this.count();
       deploy.publish();
-      await acts.fleetRecordHosts.executeWithOptions({ summary: 'record the rolled back hosts' }, [{ plan, artifactSha256: deploy.artifact!.sha256, hosts, workflowId: ids.workflowId }]);
+      await acts.fleetRecordHosts.executeWithOptions({ summary: 'record the rolled back hosts' }, [{ root: fleet.root, version: plan.version, artifactSha256: deploy.artifact!.sha256, hosts, workflowId: ids.workflowId }]);
     }
     const stuck = progress.hosts.filter((h) => h.status === 'rollback_failed');
     if (stuck.length > 0) {
