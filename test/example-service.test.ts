@@ -30,7 +30,7 @@ after(async () => {
   const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
-    for (const env of ['staging', 'production']) {
+    for (const env of ['staging', 'production', 'fleet']) {
       await admin.query(`DROP DATABASE IF EXISTS "${dbPrefix}_${env}" WITH (FORCE)`);
     }
   } finally {
@@ -201,7 +201,7 @@ test('prepareExample is idempotent: same tag commits, unchanged config files', a
   await admin.connect();
   try {
     const dbs = await admin.query('SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY datname', [`${dbPrefix}_%`]);
-    assert.deepEqual(dbs.rows.map((r) => r.datname), [`${dbPrefix}_production`, `${dbPrefix}_staging`]);
+    assert.deepEqual(dbs.rows.map((r) => r.datname), [`${dbPrefix}_fleet`, `${dbPrefix}_production`, `${dbPrefix}_staging`]);
   } finally {
     await admin.end();
   }
