@@ -31,6 +31,8 @@ export interface ThroughputResult {
   bare: BatchResult;
   /** deploy.perSecond / bare.perSecond */
   ratio: number;
+  /** workerMemory.deploy.hwmMb / workerMemory.bare.hwmMb: both workers ran the same batch size in this run. */
+  memoryRatio: number;
   workerMemory: { deploy: MemoryResult; bare: MemoryResult };
 }
 
@@ -92,6 +94,7 @@ export async function runThroughput(world: BenchWorld, o: { concurrency: number;
       deploy,
       bare,
       ratio: round(deploy.perSecond / bare.perSecond, 2),
+      memoryRatio: round(deployMemory.hwmMb / bareMemory.hwmMb, 2),
       workerMemory: { deploy: roundMemory(deployMemory), bare: roundMemory(bareMemory) },
     },
   };
