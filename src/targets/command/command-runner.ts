@@ -1,6 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { runCommandInProcess, type RunOptions, type RunResult } from './run-command';
+// Also what makes every build of the worker compile the runner next to this file.
+import type { RunRequest } from './runner-process';
 
 /**
  * Target commands are started by a small helper process (./runner-process.ts), not by the worker itself.
@@ -12,17 +14,18 @@ import { runCommandInProcess, type RunOptions, type RunResult } from './run-comm
  * commands run in the worker as before.
  */
 export function runCommand(argv: string[], options: RunOptions): Promise<RunResult> {
-  runner ??= startRunner();
+  if (runner === undefined) runner = startRunner();
   return runner ? runner.run(argv, options) : runCommandInProcess(argv, options);
 }
 
+/** undefined: not started (or ended: the next command starts another); null: could not be started. */
 let runner: CommandRunner | null | undefined;
 
 function startRunner(): CommandRunner | null {
-  const entry = require.resolve('./runner-process');
-  // Under tsx (tests, npm run dev) the helper is TypeScript too; compiled (production) it is plain node.
-  const execArgv = entry.endsWith('.ts') ? ['--import', pathToFileURL(require.resolve('tsx')).href] : [];
   try {
+    const entry = require.resolve('./runner-process');
+    // Under tsx (tests, npm run dev) the helper is TypeScript too; compiled (production) it is plain node.
+    const execArgv = entry.endsWith('.ts') ? ['--import', pathToFileURL(require.resolve('tsx')).href] : [];
     const child = fork(entry, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     return new CommandRunner(child);
   } catch {
@@ -64,7 +67,8 @@ class CommandRunner {
       const id = this.nextId++;
       this.pending.set(id, { argv, startedAt, resolve });
       this.refWhileBusy();
-      this.child.send({ id, argv, options }, (err) => {
+      const request: RunRequest = { id, argv, options };
+      this.child.send(request, (err) => {
         if (!err || !this.pending.has(id)) return;
         this.pending.delete(id);
         this.refWhileBusy();

@@ -6,7 +6,7 @@ import { runCommandInProcess, type RunOptions } from './run-command';
  * worker does (its IPC channel closes); commands still running go on in their own process groups, as they
  * would if the worker had started them itself.
  */
-interface RunRequest {
+export interface RunRequest {
   id: number;
   argv: string[];
   options: RunOptions;
