@@ -13,10 +13,11 @@ import type { ApprovalUpdate, ApproveSignal, InterveneSignal, PromoteSignal, Rej
 // Signal and update payloads are external input: validated here, inside the workflow, because a signal
 // has no validator of its own. Free text is bounded and free of control characters.
 //
-// Checked by hand, not with zod: the SDK gives every cached workflow its own instance of the bundle's
-// modules, and zod's code and source map in the bundle cost the worker about 130 MB at 200 deploys in flight
-// (BENCHMARKS.md, "Worker memory"). The checks and messages are zod's (src/client/payload-schemas.ts holds
-// the zod schemas for clients; test/unit/payload-validation.test.ts compares the two on thousands of payloads).
+// Checked by hand, not with zod: zod in the workflow bundle, even never evaluated, cost the worker ≈ 36 MB
+// at idle and ≈ 130 MB at 200 deploys in flight (its code and source map are held by both worker threads,
+// two bytes per character; BENCHMARKS.md, "Worker memory"). The checks and messages are zod's
+// (src/client/payload-schemas.ts holds the zod schemas for clients; test/unit/payload-validation.test.ts
+// compares the two on thousands of payloads).
 
 type FieldCheck = (value: unknown) => string[];
 
