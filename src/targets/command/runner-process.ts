@@ -22,3 +22,7 @@ process.on('message', (request: RunRequest) => {
   });
 });
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C and a stop reach the worker's whole process group: the worker drains its activities, and the
+// runner stays to report the commands they wait for, then ends with the worker (disconnect above).
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
