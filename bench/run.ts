@@ -4,7 +4,7 @@ import { machineInfo } from './lib/machine';
 import { HelpRequested, parseOptions, USAGE, type BenchOptions } from './lib/options';
 import type { WorkerProcess } from './lib/processes';
 import { progress } from './lib/progress';
-import { formatTable, judge, type BenchReport } from './lib/report';
+import { formatTable, judge, verdictLine, type BenchReport } from './lib/report';
 import { ADMIN_URL, startBenchWorld } from './lib/world';
 import { runOverhead, type OverheadResult } from './scenarios/overhead';
 import { runRecovery, type RecoveryResult } from './scenarios/recovery';
@@ -82,10 +82,12 @@ async function main(): Promise<number> {
       recoveryMs: recovery?.recoveryMs ?? null,
       heartbeatTimeoutMs: recovery?.heartbeatTimeoutMs ?? null,
       workerPeakRssMb: throughput?.workerMemory.deploy.hwmMb ?? null,
-      stuck: throughput ? throughput.deploy.stuck + throughput.bare.stuck : null,
+      bareWorkerPeakRssMb: throughput?.barePeakMb ?? null,
+      workerPeakRssRatio: throughput?.memoryRatio ?? null,
+      stuck: throughput ? throughput.deploy.stuck + throughput.bareStuck : null,
       overheadMedianMs: overhead ? { deploy: overhead.deploy.medianMs, bare: overhead.bare.medianMs } : null,
       overheadP95Ms: overhead ? { deploy: overhead.deploy.p95Ms, bare: overhead.bare.p95Ms } : null,
-      throughputPerSecond: throughput ? { deploy: throughput.deploy.perSecond, bare: throughput.bare.perSecond } : null,
+      throughputPerSecond: throughput ? { deploy: throughput.deploy.perSecond, bare: throughput.barePerSecond } : null,
       overhead,
       throughput,
       rollback,
@@ -102,7 +104,10 @@ async function main(): Promise<number> {
     progress('cleaning up');
     await cleanup.run();
   }
-  if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (throughput) progress(verdictLine(report));
+  }
   else process.stdout.write(`${formatTable(report)}\n`);
   return Object.keys(errors).length > 0 ? 1 : 0;
 }

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { FREE_TEXT_MAX_CHARS, FREE_TEXT_TOO_LONG, PERSON_NAME, PERSON_NAME_MESSAGE, UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE } from './text-rules';
+
+export { UNSAFE_TEXT } from './text-rules';
 
 /**
  * Names that become directory names, database names, workflow IDs and process arguments. They are
@@ -31,25 +34,16 @@ export function canonicalVersion(version: string): string {
 }
 
 /** A person named in approvals and requests: a login or an email, never free text. */
-export const personName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, 'must be a login or email (letters, digits, . _ @ + -; max 64)');
+export const personName = z.string().regex(PERSON_NAME, PERSON_NAME_MESSAGE);
 
 /** A runtime configuration variable name (its value never enters workflow history). */
 export const configName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'must be an UPPER_SNAKE_CASE variable name');
 
-/**
- * Characters free text may not hold: C0 and C1 controls (ESC sequences, OSC 52 clipboard writes), bidi
- * overrides and isolates (text that displays differently from what it says) and zero-width characters (two
- * comments that look the same but differ). Tab and newline stay allowed.
- */
-export const UNSAFE_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
-
 /** Free text from people (comments, reasons): bounded, and free of characters that hide or rewrite what a terminal shows. */
 export const freeText = z
   .string()
-  .max(500, 'must be at most 500 characters')
-  .refine((t) => !UNSAFE_TEXT.test(t), 'must not contain control, bidi or zero-width characters');
+  .max(FREE_TEXT_MAX_CHARS, FREE_TEXT_TOO_LONG)
+  .refine((t) => !UNSAFE_TEXT.test(t), UNSAFE_TEXT_MESSAGE);
 
 export function deployWorkflowId(service: string, environment: string): string {
   return `deploy-${service}-${environment}`;

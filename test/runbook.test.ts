@@ -11,7 +11,7 @@ import { DEPLOY_STATUSES } from '../src/runbook/statuses';
 import { loadSpec } from '../src/spec/load';
 import { deployInputSchema, type DeploySpec } from '../src/spec/schema';
 import { SEARCH_ATTRIBUTE_NAMES } from '../src/workflows/definitions';
-import { payloadSchemas } from '../src/workflows/payloads';
+import { payloadSchemas } from '../src/client/payload-schemas';
 import { findOrBuildTemporalCli } from '../scripts/lib/temporal-cli';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -233,14 +233,14 @@ async function checkTemporalLine(cli: string, words: string[], s: DeploySpec): P
       break;
     }
     case 'signal': {
-      const schema = payloadSchemas()[flags.get('--name') as 'approve' | 'reject' | 'intervene'];
+      const schema = payloadSchemas[flags.get('--name') as 'approve' | 'reject' | 'intervene'];
       assert.ok(schema, `signal name not in the contract: ${line}`);
       schema.parse(input);
       break;
     }
     case 'update execute':
       assert.equal(flags.get('--name'), 'approval');
-      payloadSchemas().approval.parse(input);
+      payloadSchemas.approval.parse(input);
       break;
     case 'query':
       assert.equal(flags.get('--name'), 'status');

@@ -10,11 +10,14 @@ export const BENCH_ENVIRONMENT = 'bench';
  * A spec whose stages are all (nearly) instant: no build section (the build stage returns the version as an
  * externally built artifact), no migrations, a command target running `true`, and a validate stage that
  * needs a single successful probe of an endpoint that is always ready. What is left is the orchestrator.
+ *
+ * Written to `<dataDir>/specs/<service>.json` and deployed by that path, as production deploys (a worker
+ * refuses inline specs unless DEPLOY_ALLOW_INLINE_SPECS=true); the bench workers' spec root is `dataDir`.
  */
-export async function instantSpec(o: { service: string; dataDir: string; healthUrl: string; deploy?: string[]; heartbeatMs?: number }): Promise<Record<string, unknown>> {
+export async function instantSpec(o: { service: string; dataDir: string; healthUrl: string; deploy?: string[]; heartbeatMs?: number }): Promise<string> {
   const envFile = path.join(o.dataDir, 'bench.env');
   await fs.writeFile(envFile, '# the instant deploys need no runtime configuration\n', { flag: 'a' });
-  return {
+  const spec = {
     service: o.service,
     source: { repository: o.dataDir },
     runtime: { command: ['true'] },
@@ -28,10 +31,15 @@ export async function instantSpec(o: { service: string; dataDir: string; healthU
       },
     },
   };
+  const file = path.join(o.dataDir, 'specs', `${o.service}.json`);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, JSON.stringify(spec, null, 2));
+  return file;
 }
 
-export function startInstantDeploy(client: Client, taskQueue: string, spec: Record<string, unknown>, version: string): Promise<WorkflowHandle> {
-  return startDeploy(client, { spec, environment: BENCH_ENVIRONMENT, version, requestedBy: 'bench' }, { taskQueue });
+/** Starts a deploy of the spec file `specPath` (absolute, under the bench's data directory). */
+export function startInstantDeploy(client: Client, taskQueue: string, specPath: string, version: string): Promise<WorkflowHandle> {
+  return startDeploy(client, { spec: specPath, environment: BENCH_ENVIRONMENT, version, requestedBy: 'bench' }, { taskQueue });
 }
 
 export interface DeployOutcome {

@@ -142,16 +142,32 @@ export function sampleMemory(pid: number, everyMs = 100): { stop(): Promise<{ pe
   };
 }
 
-/** Process groups led by children of `pid` (target commands run in their own group), from /proc. */
+/**
+ * Process groups that descendants of `pid` lead or belong to (target commands run in their own group, started
+ * by the worker's command runner), from /proc; never the group of `pid` itself nor the bench's own.
+ */
 export async function childProcessGroups(pid: number): Promise<number[]> {
-  const groups = new Set<number>();
+  const children = new Map<number, Array<{ pid: number; pgid: number }>>();
+  let ownGroup = -1;
   for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid) groups.add(Number(fields[2]));
+    const ppid = Number(fields[1]);
+    const pgid = Number(fields[2]);
+    if (Number(entry) === process.pid) ownGroup = pgid;
+    children.set(ppid, [...(children.get(ppid) ?? []), { pid: Number(entry), pgid }]);
+  }
+  const groups = new Set<number>();
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      groups.add(child.pgid);
+      queue.push(child.pid);
+    }
   }
   groups.delete(pid);
+  groups.delete(ownGroup);
   return [...groups];
 }
 
@@ -161,4 +177,30 @@ export function killGroup(pgid: number): void {
   } catch {
     // already gone
   }
+}
+
+/** Child processes of `pid` whose command line matches `pattern` (e.g. the worker's command runner), from /proc. */
+export async function childProcesses(pid: number, pattern: RegExp): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) !== pid) continue;
+    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (pattern.test(cmdline)) found.push(Number(entry));
+  }
+  return found;
+}
+
+/**
+ * Memory a process holds that no other process shares (Private_Clean + Private_Dirty of smaps_rollup), in MB;
+ * null when it is gone. For a helper process this is what it adds: its RSS also counts the pages of the node
+ * executable, which it shares with the process that started it.
+ */
+export async function readPrivateMemory(pid: number): Promise<number | null> {
+  const text = await fs.readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => null);
+  if (text === null) return null;
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
 }

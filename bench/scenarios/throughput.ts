@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { WorkflowHandle } from '@temporalio/client';
 import { deployOutcome, describeOutcome, instantSpec, startInstantDeploy } from '../lib/deploys';
-import { readMemory, sampleMemory, type WorkerProcess } from '../lib/processes';
+import { childProcesses, readMemory, readPrivateMemory, sampleMemory, type WorkerProcess } from '../lib/processes';
 import { profileHistory } from '../lib/history';
 import { progress } from '../lib/progress';
 import { summarizeProfiles, type ProfileSummary } from './overhead';
@@ -28,10 +28,32 @@ export interface ThroughputResult {
   concurrency: number;
   deadlineSeconds: number;
   deploy: BatchResult;
+  /** The bare batch before the deploys. */
   bare: BatchResult;
-  /** deploy.perSecond / bare.perSecond */
+  /** The bare batch after the deploys. */
+  bareAfter: BatchResult;
+  /** Mean of the two bare batches' rates. */
+  barePerSecond: number;
+  /** Mean of the two bare workers' peak RSS (VmHWM). */
+  barePeakMb: number;
+  bareStuck: number;
+  bareFailed: number;
+  /** deploy.perSecond / barePerSecond */
   ratio: number;
-  workerMemory: { deploy: MemoryResult; bare: MemoryResult };
+  /**
+   * (workerMemory.deploy.hwmMb + commandRunnerPrivateMb) / barePeakMb: all workers ran the
+   * same batch size in this run; the deploy worker's command runner (the process that starts target commands
+   * for it) counts with it.
+   */
+  memoryRatio: number;
+  /**
+   * Memory of the deploy worker's command runner process that it shares with no other process, after the
+   * batch (its RSS, ≈ 55 MB, also counts the node executable's pages, which the worker has mapped too).
+   */
+  commandRunnerPrivateMb: number;
+  /** The same runner's peak RSS (VmHWM), shared pages included. */
+  commandRunnerHwmMb: number;
+  workerMemory: { deploy: MemoryResult; bare: MemoryResult; bareAfter: MemoryResult };
 }
 
 export interface MemoryResult {
@@ -45,26 +67,13 @@ export interface MemoryResult {
 }
 
 /**
- * C deploys of distinct services (bench-svc-<i>) started at once on one fresh worker process, against C bare
- * workflows on one fresh baseline worker process; the worker's memory is sampled while it works.
+ * C deploys of distinct services (bench-svc-<i>) started at once on one fresh worker process, between two
+ * batches of C bare workflows, each on its own fresh baseline worker process (before and after, so that a
+ * change in the machine's load during the run weighs on both sides); the workers' memory is sampled while
+ * they work. The bare side's rate and peak are the means of its two batches.
  */
 export async function runThroughput(world: BenchWorld, o: { concurrency: number; deadlineMs: number; deployQueue: string }): Promise<{ result: ThroughputResult; deployWorker: WorkerProcess }> {
-  const bareQueue = 'bench-throughput-bare';
-  const bareWorker = await world.startBaselineWorker('throughput-bare-worker', bareQueue);
-  let bare: BatchResult;
-  let bareMemory: MemoryResult;
-  try {
-    progress(`throughput: ${o.concurrency} bare workflows at once`);
-    const idle = (await readMemory(bareWorker.pid))?.rssMb ?? NaN;
-    const sampler = sampleMemory(bareWorker.pid);
-    bare = await runBatch(o.concurrency, o.deadlineMs, 'bare', async (i) => {
-      const handle = await world.client.workflow.start('bareDeploy', { taskQueue: bareQueue, workflowId: `bare-throughput-${i}` });
-      return { handle, wait: async () => (await handle.result(), { ok: true }) };
-    });
-    bareMemory = { idleMb: idle, ...(await sampler.stop()) };
-  } finally {
-    await bareWorker.stop();
-  }
+  const before = await runBareBatch(world, o, 'before');
 
   const specs = await Promise.all(
     Array.from({ length: o.concurrency }, (_, i) => instantSpec({ service: `bench-svc-${i}`, dataDir: world.dataDir, healthUrl: world.health.url })),
@@ -84,17 +93,54 @@ export async function runThroughput(world: BenchWorld, o: { concurrency: number;
     };
   });
   const deployMemory = { idleMb: idle, ...(await sampler.stop()) };
+  let commandRunnerHwmMb = 0;
+  let commandRunnerPrivateMb = 0;
+  for (const pid of await childProcesses(deployWorker.pid, /runner-process\.(js|ts)/)) {
+    commandRunnerHwmMb += (await readMemory(pid))?.hwmMb ?? 0;
+    commandRunnerPrivateMb += (await readPrivateMemory(pid)) ?? 0;
+  }
+
+  const after = await runBareBatch(world, o, 'after');
+  const bareBatches = [before.batch, after.batch];
+  const barePerSecond = (before.batch.perSecond + after.batch.perSecond) / 2;
+  const barePeakMb = (before.memory.hwmMb + after.memory.hwmMb) / 2;
   return {
     deployWorker,
     result: {
       concurrency: o.concurrency,
       deadlineSeconds: o.deadlineMs / 1000,
       deploy,
-      bare,
-      ratio: round(deploy.perSecond / bare.perSecond, 2),
-      workerMemory: { deploy: roundMemory(deployMemory), bare: roundMemory(bareMemory) },
+      bare: before.batch,
+      bareAfter: after.batch,
+      barePerSecond: round(barePerSecond, 2),
+      barePeakMb: round(barePeakMb),
+      ratio: round(deploy.perSecond / barePerSecond, 2),
+      memoryRatio: round((deployMemory.hwmMb + commandRunnerPrivateMb) / barePeakMb, 2),
+      commandRunnerPrivateMb: round(commandRunnerPrivateMb),
+      commandRunnerHwmMb: round(commandRunnerHwmMb),
+      workerMemory: { deploy: roundMemory(deployMemory), bare: roundMemory(before.memory), bareAfter: roundMemory(after.memory) },
+      bareStuck: bareBatches.reduce((n, b) => n + b.stuck, 0),
+      bareFailed: bareBatches.reduce((n, b) => n + b.failed, 0),
     },
   };
+}
+
+/** C bare workflows at once on a fresh baseline worker of their own, which is stopped afterwards. */
+async function runBareBatch(world: BenchWorld, o: { concurrency: number; deadlineMs: number }, when: 'before' | 'after'): Promise<{ batch: BatchResult; memory: MemoryResult }> {
+  const queue = `bench-throughput-bare-${when}`;
+  const worker = await world.startBaselineWorker(`throughput-bare-worker-${when}`, queue);
+  try {
+    progress(`throughput: ${o.concurrency} bare workflows at once (${when} the deploys)`);
+    const idle = (await readMemory(worker.pid))?.rssMb ?? NaN;
+    const sampler = sampleMemory(worker.pid);
+    const batch = await runBatch(o.concurrency, o.deadlineMs, `bare (${when})`, async (i) => {
+      const handle = await world.client.workflow.start('bareDeploy', { taskQueue: queue, workflowId: `bare-throughput-${when}-${i}` });
+      return { handle, wait: async () => (await handle.result(), { ok: true }) };
+    });
+    return { batch, memory: { idleMb: idle, ...(await sampler.stop()) } };
+  } finally {
+    await worker.stop();
+  }
 }
 
 async function runBatch(

@@ -31,18 +31,28 @@ export function artifactCacheDir(deps: Pick<ActivityDeps, 'config' | 'cwd'>): st
  * Runs `work` while heartbeating on a timer, so a dead worker is noticed within the heartbeat timeout even
  * when a single step (a long SQL statement, a build) reports no progress of its own. `progress` lets the
  * work say what it is doing; the last message rides on every heartbeat and shows in the UI.
+ *
+ * The first heartbeat goes out after one interval (a third of the timeout), not at the start: a stage that
+ * ends sooner has nothing to report, and a heartbeat is a write on the server. With instant stages that was
+ * four writes per deploy, a bare workflow's cost paid again (BENCHMARKS.md, "Worker memory").
  */
 export async function withHeartbeat<T>(work: (progress: (message: string) => void, signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   const timeout = ctx.info.heartbeatTimeoutMs ?? 10_000;
   let last = 'started';
+  let beating = false;
   const progress = (message: string) => {
     last = message.slice(0, 500);
-    heartbeat({ progress: last });
+    if (beating) heartbeat({ progress: last });
   };
-  const timer = setInterval(() => heartbeat({ progress: last }), Math.max(200, Math.floor(timeout / 3)));
+  const timer = setInterval(
+    () => {
+      beating = true;
+      heartbeat({ progress: last });
+    },
+    Math.max(200, Math.floor(timeout / 3)),
+  );
   try {
-    heartbeat({ progress: last });
     return await work(progress, ctx.cancellationSignal);
   } finally {
     clearInterval(timer);

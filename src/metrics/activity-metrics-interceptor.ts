@@ -6,7 +6,7 @@ import { DeployMetrics, STAGE_ACTIVITIES } from './deploy-metrics';
 
 /** What recordRelease receives: the fields the outcome series need (see src/activities/record-release.ts). */
 interface RecordReleaseInput {
-  plan?: { service?: unknown; environment?: unknown };
+  plan?: { service?: unknown; environment?: unknown; gates?: unknown; strategy?: { type?: unknown } };
   outcome?: unknown;
   workflowId?: unknown;
   runId?: unknown;
@@ -46,6 +46,9 @@ async function recordOutcome(metrics: DeployMetrics, a: RecordReleaseInput, clie
   if (typeof service !== 'string' || typeof environment !== 'string' || typeof outcome !== 'string') return;
   metrics.recordOutcome(service, environment, outcome);
   if (!client || typeof a.workflowId !== 'string' || typeof a.runId !== 'string') return;
+  // A deploy with no gate and no rollout that pauses for promote never waited for anyone: its history has
+  // nothing to tell, and reading it would cost a history fetch per deploy (BENCHMARKS.md, "Worker memory").
+  if (!mayHaveWaited(a.plan)) return;
   // Metrics never fail the activity: a history that does not arrive in time costs only these observations.
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -59,4 +62,11 @@ async function recordOutcome(metrics: DeployMetrics, a: RecordReleaseInput, clie
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whether a deploy of this plan could have waited at a gate or for promote (unknown shapes: assume it could). */
+export function mayHaveWaited(plan: RecordReleaseInput['plan']): boolean {
+  if (!Array.isArray(plan?.gates) || plan.gates.length > 0) return true;
+  const strategy = plan.strategy?.type;
+  return strategy !== undefined && strategy !== 'replace';
 }

@@ -2,7 +2,7 @@ import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import { approvalUpdate, approveSignal, interveneSignal, promoteSignal, rejectSignal, statusQuery } from './definitions';
 import type { DeployState } from './deploy-state';
 import type { ApprovalGates } from './gates';
-import { describePayloadError, payloadSchemas } from './payloads';
+import { checkPayload } from './payloads';
 import type { Promotions } from './rollout';
 import type { Saga } from './saga';
 
@@ -18,12 +18,12 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
   setHandler(statusQuery, () => deploy.view());
 
   const onSignalDecision = (decision: 'approve' | 'reject', raw: unknown) => {
-    const parsed = payloadSchemas()[decision].safeParse(raw);
-    if (!parsed.success) {
-      deploy.note({ kind: 'signal_refused', event: `${decision} refused: invalid payload`, detail: describePayloadError(decision, parsed.error) });
+    const parsed = checkPayload(decision, raw);
+    if (!parsed.ok) {
+      deploy.note({ kind: 'signal_refused', event: `${decision} refused: invalid payload`, detail: parsed.error });
       return;
     }
-    const data = parsed.data as { by: string; comment?: string; reason?: string; signature?: string };
+    const data: { by: string; comment?: string; reason?: string; signature?: string } = parsed.data;
     // A reject while a rollout is paused for promote stops the rollout (no gate waits then).
     if (decision === 'reject' && promotions?.waiting && !deploy.pendingGate) return onPromotion('reject', data);
     const checked = gates.check(data.by, decision, data.signature);
@@ -42,9 +42,9 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
     promotions!.decide(decision, data.by, data.reason ?? data.comment, checked.proof);
   };
   setHandler(promoteSignal, (raw) => {
-    const parsed = payloadSchemas().promote.safeParse(raw);
-    if (!parsed.success) {
-      deploy.note({ kind: 'signal_refused', event: 'promote refused: invalid payload', detail: describePayloadError('promote', parsed.error) });
+    const parsed = checkPayload('promote', raw);
+    if (!parsed.ok) {
+      deploy.note({ kind: 'signal_refused', event: 'promote refused: invalid payload', detail: parsed.error });
       return;
     }
     onPromotion('promote', parsed.data);
@@ -55,7 +55,10 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
   setHandler(
     approvalUpdate,
     (raw) => {
-      const p = payloadSchemas().approval.parse(raw);
+      // The validator below accepted this payload (an update it refuses never reaches the handler).
+      const accepted = checkPayload('approval', raw);
+      if (!accepted.ok) throw ApplicationFailure.nonRetryable(accepted.error, APPROVAL_REFUSED);
+      const p = accepted.data;
       const checked = gates.check(p.by, p.decision, p.signature);
       gates.decide(p.decision, p.by, p.comment, 'update', 'proof' in checked ? checked.proof : undefined);
       return gates.current!;
@@ -64,8 +67,8 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
       // A refusal is final for this payload: sending it again cannot help, so it is non-retryable with a
       // type naming it (the Temporal CLI prints "type: ApprovalRefused, retryable: false").
       validator: (raw) => {
-        const parsed = payloadSchemas().approval.safeParse(raw);
-        if (!parsed.success) throw ApplicationFailure.nonRetryable(describePayloadError('approval', parsed.error), APPROVAL_REFUSED);
+        const parsed = checkPayload('approval', raw);
+        if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error, APPROVAL_REFUSED);
         const checked = gates.check(parsed.data.by, parsed.data.decision, parsed.data.signature);
         if ('refusal' in checked) throw ApplicationFailure.nonRetryable(checked.refusal, APPROVAL_REFUSED);
       },
@@ -73,9 +76,9 @@ export function installHandlers(deploy: DeployState, gates: ApprovalGates, saga:
   );
 
   setHandler(interveneSignal, (raw) => {
-    const parsed = payloadSchemas().intervene.safeParse(raw);
-    if (!parsed.success) {
-      deploy.note({ kind: 'signal_refused', event: 'intervene refused: invalid payload', detail: describePayloadError('intervene', parsed.error) });
+    const parsed = checkPayload('intervene', raw);
+    if (!parsed.ok) {
+      deploy.note({ kind: 'signal_refused', event: 'intervene refused: invalid payload', detail: parsed.error });
       return;
     }
     const refusal = saga.intervene(parsed.data);

@@ -267,9 +267,9 @@ export interface DeployResult {
   refusalsNotRecorded?: number;
 }
 
-// Signal, update and query payloads (validated with zod in src/workflows/payloads.ts).
+// Signal, update and query payloads (checked in src/workflows/payloads.ts).
 export interface ApproveSignal { by: string; comment?: string; signature?: string }
-export interface RejectSignal { by: string; reason?: string; signature?: string }
+export interface RejectSignal { by: string; reason?: string; comment?: string; signature?: string }
 export interface InterveneSignal { by: string; action: 'retry' | 'skip' | 'abort'; comment?: string; signature?: string }
 export interface PromoteSignal { by: string; comment?: string; signature?: string }
 export interface ApprovalUpdate { decision: 'approve' | 'reject'; by: string; comment?: string; signature?: string }

@@ -25,6 +25,8 @@ export interface RunResult {
   timedOut: boolean;
   /** Why the program could not be started (e.g. ENOENT), if it could not. */
   startError?: string;
+  /** The command's outcome is unknown: the process that ran it (the command runner) ended first. */
+  lost?: string;
 }
 
 function appendBounded(buffer: string, chunk: string): string {
@@ -35,8 +37,11 @@ function appendBounded(buffer: string, chunk: string): string {
 /**
  * Runs argv directly (no shell) in its own process group, so a timeout kills everything it started.
  * Never rejects: a failure to start, a timeout or a non-zero exit are all reported in the record.
+ *
+ * This starts the command from the calling process; targets go through `runCommand` in ./command-runner,
+ * which calls this in a small helper process instead (see there why).
  */
-export function runCommand(argv: string[], options: RunOptions): Promise<RunResult> {
+export function runCommandInProcess(argv: string[], options: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const [file, ...args] = argv as [string, ...string[]];
   return new Promise((resolve) => {

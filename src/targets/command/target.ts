@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { ApplicationFailure } from '@temporalio/common';
 import path from 'node:path';
 import { z } from 'zod';
 import { FailureType, refuse } from '../../errors';
@@ -8,7 +9,7 @@ import { substitutePlaceholders, type PlaceholderValues } from './placeholders';
 import { sameRelease, sha256Hex, toCurrentRelease, validateRelease, validateRollbackTarget } from '../release-id';
 import { commandEnvironment, workerSecrets } from './command-env';
 import { redact } from './redact';
-import { runCommand } from './run-command';
+import { runCommand } from './command-runner';
 import { isUnfinished, previousFor, readTransitionState, writeTransitionState } from '../transition-state';
 import type { CommandRecord, CurrentRelease, DeployOutcome, RollbackOutcome, Target, TargetStatus } from '../types';
 
@@ -41,6 +42,10 @@ export function createCommandTarget(cfg: CommandTargetConfig): Target {
     const { record } = result;
     report(`${name} command finished: exit ${record.exitCode ?? 'none'} after ${record.durationMs} ms`);
     if (record.exitCode !== 0) {
+      if (result.lost) {
+        // Not a verdict on the command: it may or may not have run. Retryable, as a worker crash would be.
+        throw ApplicationFailure.create({ type: 'CommandRunnerLost', message: `target.${name} command ${JSON.stringify(argv)} did not report back: ${result.lost}`, details: [record] });
+      }
       const why = result.startError
         ? `could not be started (${result.startError}); check that ${argv[0]} is installed and on PATH`
         : result.timedOut
