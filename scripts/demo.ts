@@ -30,6 +30,9 @@ import { Client as PgClient } from 'pg';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { loadSpec } from '../src/spec/load';
 import { createTarget, describeTarget, targetPlan, type Target } from '../src/targets';
+import { FrontDoor } from '../src/traffic';
+import { frontDoorIndexDir } from '../src/traffic/keeper';
+import { frontDoorName } from '../src/traffic/schema';
 import { statusQuery } from '../src/workflows/definitions';
 import type { DeployResult, DeployStatusView } from '../src/workflows/types';
 import type { DeploySpec } from '../src/spec/schema';
@@ -280,11 +283,12 @@ async function shutdown(code: number): Promise<never> {
     }
     process.exit(code);
   }
-  await stopExampleServices();
   if (stack || adopted) out(`\n[${clock()}] Stopping the worker, then the Temporal server…`);
   await stack?.stop();
   if (adopted) await stopKeptProcesses(adopted);
   if (stack || adopted) out('Stopped.');
+  // After the worker: its keeper would start a stopped front door again.
+  await stopExampleServices();
   await connection?.close().catch(() => undefined);
   process.exit(code);
 }
@@ -316,18 +320,61 @@ async function stopExampleServices(): Promise<void> {
   for (const environment of Object.keys(demoSpec.environments)) {
     const { target, summary } = exampleTarget(demoSpec, environment);
     const status = await target.status().catch(() => undefined);
-    if (!status?.running) continue;
-    await target.rollback(null, {}).catch(() => undefined);
-    out(`Stopped ${demoSpec.service} in ${environment} (${summary}); its releases stay on disk for the next run.`);
+    // A fleet's hosts are stopped by their agents, never from here.
+    if (status?.hosts) continue;
+    // The releases first: emptying a front door starts its haproxy if it is down.
+    if (status?.running) await target.rollback(null, {}).catch(() => undefined);
+    const doorStopped = await stopFrontDoor(exampleTarget(demoSpec, environment));
+    if (!status?.running && !doorStopped) continue;
+    out(`Stopped ${demoSpec.service} in ${environment} (${summary}${doorStopped ? ', and its front door' : ''}); its releases stay on disk for the next run.`);
   }
 }
 
 /** The example's target in one environment, as the worker would build it from the spec. */
-function exampleTarget(spec: DeploySpec, environment: string): { target: Target; summary: string; root: string } {
+function exampleTarget(spec: DeploySpec, environment: string): { target: Target; summary: string; root: string; frontDoor?: FrontDoor; keeperEntry?: string } {
   const resolvePath = (p: string) => path.resolve(ROOT, p);
-  const plan = targetPlan(spec.environments[environment]!.target, { service: spec.service, environment, resolvePath, runtimeCommand: spec.runtime.command, healthPath: spec.health.path });
+  const env = spec.environments[environment]!;
+  const healthPath = env.health?.path ?? spec.health.path;
+  // blueGreen / canary: the target sits behind a front door, as the worker plans it (every release's process is then its own).
+  const progressive = env.strategy !== undefined && env.strategy.type !== 'replace';
+  const name = frontDoorName(spec.service, environment);
+  const plan = targetPlan(env.target, { service: spec.service, environment, resolvePath, runtimeCommand: spec.runtime.command, healthPath, ...(progressive ? { frontDoor: { name, healthPath } } : {}) });
   const dataDir = resolvePath('.data');
-  return { target: createTarget(plan, { service: spec.service, environment, dataDir }), summary: describeTarget(plan, dataDir).summary, root: describeTarget(plan, dataDir).diskPath };
+  const root = describeTarget(plan, dataDir).diskPath;
+  const publicPort = (env.target as { port?: number }).port;
+  const frontDoor = progressive && publicPort ? new FrontDoor({ name, publicPort, directory: path.join(root, 'front-door') }) : undefined;
+  return {
+    target: createTarget(plan, { service: spec.service, environment, dataDir }),
+    summary: describeTarget(plan, dataDir).summary,
+    root,
+    ...(frontDoor ? { frontDoor, keeperEntry: path.join(frontDoorIndexDir(dataDir), `${name}-${publicPort}.json`) } : {}),
+  };
+}
+
+/**
+ * Stops an environment's front door and takes it off the worker's keeper list first (the keeper would start
+ * it again within seconds): an haproxy left on the public port would refuse the next demo's first deploy.
+ */
+async function stopFrontDoor(t: { frontDoor?: FrontDoor; keeperEntry?: string }): Promise<boolean> {
+  if (!t.frontDoor) return false;
+  if (t.keeperEntry) await fs.rm(t.keeperEntry, { force: true });
+  const running = (await t.frontDoor.status().catch(() => undefined))?.running ?? false;
+  await t.frontDoor.stop({ graceMs: 500 }).catch(() => undefined);
+  // An haproxy whose directory is already gone (an interrupted or older demo) is found by its config path.
+  const config = path.join(t.frontDoor.files.directory, 'haproxy.cfg');
+  let orphans = 0;
+  for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!argv[0]?.endsWith('haproxy') || !argv.includes(config)) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+      orphans++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return running || orphans > 0;
 }
 
 // ---------- resetting the example's world ----------
@@ -336,17 +383,25 @@ async function resetExampleWorld(
   spec: DeploySpec,
   adminUrl: string,
   databaseUrl: string,
-  databases: Record<'staging' | 'production', string>,
+  databases: Record<string, string>,
 ): Promise<void> {
+  const reset = new Set<string>();
   for (const environment of Object.keys(spec.environments)) {
     const { target, summary, root } = exampleTarget(spec, environment);
     const status = await target.status().catch(() => undefined);
+    if (status?.hosts) {
+      // A fleet's hosts are changed by their agents only; the rehearsal does not use it.
+      out(`  ${environment}: left as it is (${summary}): the rehearsal does not deploy it`);
+      continue;
+    }
     await target.rollback(null, {}).catch(() => undefined);
+    const doorStopped = await stopFrontDoor(exampleTarget(spec, environment));
     await fs.rm(root, { recursive: true, force: true });
-    const stopped = status?.pid ? `stopped its service (pid ${status.pid}; ${summary}), ` : '';
+    reset.add(environment);
+    const stopped = `${status?.pid ? `stopped its service (pid ${status.pid}; ${summary}), ` : ''}${doorStopped ? 'stopped its front door, ' : ''}`;
     out(`  ${environment}: ${stopped}cleared ${path.relative(ROOT, root)}`);
   }
-  for (const [environment, name] of Object.entries(databases)) {
+  for (const [environment, name] of Object.entries(databases).filter(([environment]) => reset.has(environment))) {
     await dropDatabase(adminUrl, name);
     await ensureDatabase(adminUrl, name);
     out(`  ${environment}: database ${name} dropped and created empty`);
