@@ -51,7 +51,7 @@ async function waitForHostDeployStarted(workflowId: string, timeoutMs = 120_000)
   assert.fail(`${workflowId}: hostDeploy never started`);
 }
 
-test('an agent killed with kill -9 in the middle of its host deploy and started again: the deploy completes, the release started once', async () => {
+test('an agent killed with kill -9 in the middle of its host deploy and started again: the deploy completes on a retried attempt of the same activity', async () => {
   const handle = await world.deploy({ environment: 'fleet', version: '1.1.0' });
   const hostWf = `${handle.workflowId}/batch-2/host-web-3`;
   await waitForHostDeployStarted(hostWf);
@@ -68,8 +68,6 @@ test('an agent killed with kill -9 in the middle of its host deploy and started 
   const startedOf = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled[0]!.eventId))!;
   assert.ok((startedOf.activityTaskStartedEventAttributes!.attempt ?? 1) >= 2, 'the attempt the kill cut off was retried on the restarted agent');
   assert.ok(events.some((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled[0]!.eventId)), 'hostDeploy completed');
-  // The release the killed agent had started is the one that runs: it was not started a second time.
-  assert.match(agents.get('web-3')!.output(), /web-3/);
 });
 
 test('an agent dead for good: its host fails by policy after hostTimeoutMs, the rollout halts, and the deploy never reports succeeded', async () => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { FrontDoor, startLoad, type LoadRun } from '../src/traffic';
 import { readFleetState } from '../src/targets/fleet';
 import type { AgentProcess } from './helpers/host-agents';
+import { versionsIn } from './helpers/traffic';
 import { REPO_ROOT, startDeployWorld, type DeployWorld } from './helpers/deploy-world';
 
 // The example's fleet environment on the real stack: six hosts, each served by its own host agent process
@@ -47,15 +48,6 @@ async function versionOn(port: number): Promise<string | null> {
 async function versions(): Promise<Record<string, string | null>> {
   return Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await versionOn(hostPorts[h]!)] as const)));
 }
-
-const versionsIn = (byBody: Record<string, number>) => {
-  const out: Record<string, number> = {};
-  for (const [body, n] of Object.entries(byBody)) {
-    const v = /"version":"([^"]+)"/.exec(body)?.[1] ?? body;
-    out[v] = (out[v] ?? 0) + n;
-  }
-  return out;
-};
 
 test('first fleet deploy: all six hosts run 1.0.0, each in the front door, each host and batch a child workflow', async () => {
   const handle = await world.deploy({ environment: 'fleet', version: '1.0.0' });

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FrontDoor, startLoad, type LoadRun } from '../src/traffic';
 import { promoteSignal } from '../src/workflows/definitions';
+import { versionsIn } from './helpers/traffic';
 import { startDeployWorld, type DeployWorld } from './helpers/deploy-world';
 
 // Staging as a canary behind a real HAProxy front door, with real releases of the example service and a
@@ -31,15 +32,6 @@ after(async () => {
   await load?.stop().catch(() => undefined);
   await world?.cleanup();
 });
-
-const versionsIn = (byBody: Record<string, number>) => {
-  const out: Record<string, number> = {};
-  for (const [body, n] of Object.entries(byBody)) {
-    const v = /"version":"([^"]+)"/.exec(body)?.[1] ?? body;
-    out[v] = (out[v] ?? 0) + n;
-  }
-  return out;
-};
 
 function frontDoorOf(): FrontDoor {
   return new FrontDoor({ name: 'hello-service-staging', publicPort: world.ports.staging, directory: path.join(world.targetRoot('staging'), 'front-door') });

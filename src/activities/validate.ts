@@ -1,3 +1,4 @@
+import { probeProgress } from '../health/wording';
 import { FailureType, refuse } from '../errors';
 import { analyzeHealth } from '../health/analyze';
 import type { HealthReport } from '../health/report';
@@ -14,7 +15,7 @@ export function validateActivity(_deps: ActivityDeps) {
         thresholds,
         expect,
         signal,
-        onSample: (s, r) => progress(`probe ${r.samples}: ${s.ok ? 'ok' : `fail (${s.status ?? s.error})`} in ${s.latencyMs} ms; ${r.successes} ok / ${r.failures} failed`),
+        onSample: (s, r) => progress(probeProgress(s, r)),
       });
       if (!report.passed) throw refuse(FailureType.HealthCheckFailed, `health analysis failed: ${report.reason}`, report);
       return report;

@@ -1,3 +1,4 @@
+import { probeProgress } from '../health/wording';
 import { withHeartbeat } from '../activities/context';
 import { requireCachedBlob, type ArtifactStore } from '../artifacts';
 import { FailureType, refuse } from '../errors';
@@ -125,7 +126,7 @@ export function createHostActivities(deps: HostAgentDeps): HostActivities {
           thresholds,
           expect,
           signal,
-          onSample: (s, r) => progress(`probe ${r.samples}: ${s.ok ? 'ok' : `fail (${s.status ?? s.error})`} in ${s.latencyMs} ms; ${r.successes} ok / ${r.failures} failed`),
+          onSample: (s, r) => progress(probeProgress(s, r)),
         });
         say(`${url}: ${report.passed ? 'passed' : 'failed'} after ${report.samples} probes (${report.reason})`);
         if (!report.passed) {

@@ -116,3 +116,13 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await sleep(50);
   }
 }
+
+/** Answers of the example service counted by the version in their body (a load report's `byBody`). */
+export function versionsIn(byBody: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [body, n] of Object.entries(byBody)) {
+    const v = /"version":"([^"]+)"/.exec(body)?.[1] ?? body;
+    out[v] = (out[v] ?? 0) + n;
+  }
+  return out;
+}
